@@ -1,0 +1,38 @@
+# gazelib: the one place for set-up, data, tests, lessons and reproduction.
+# `make help` lists the targets.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+# CPU build by default (lies on the CI machines' disk). On a GPU machine choose a CUDA build, e.g.
+#   make setup TORCH_SPEC="torch==2.5.1" TORCH_INDEX=https://download.pytorch.org/whl/cu124
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+# Local copy of the data laid out like ../shared/data; `make data` copies from it instead of downloading.
+GAZELIB_MIRROR ?= $(wildcard ../shared/data)
+export GAZELIB_MIRROR
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test data lab
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed  ## create .venv with pip and install gazelib with every extra
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet -e '.[notebooks,test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+test: setup  ## THE test command: install what is needed, then run every test (notebooks under the smoke profile)
+	$(BIN)/python -m pytest
+
+data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into $$GAZELIB_DATA (default ./data), from the mirror if set
+	$(BIN)/gazelib data fetch
+
+lab: setup  ## JupyterLab on the paired notebooks
+	$(BIN)/jupyter lab notebooks/

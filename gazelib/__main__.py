@@ -1,0 +1,5 @@
+import sys
+
+from gazelib.cli import main
+
+sys.exit(main())
