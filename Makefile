@@ -36,3 +36,18 @@ data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into $$GAZELIB_DAT
 
 lab: setup  ## JupyterLab on the paired notebooks
 	$(BIN)/jupyter lab notebooks/
+
+NOTEBOOK_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+PROFILE ?= paper
+SEEDS   ?= 0 1 2
+DEVICE  ?= auto
+.PHONY: notebooks reproduce figures
+
+notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no outputs)
+	$(BIN)/jupytext --sync $(NOTEBOOK_SOURCES)
+
+reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS, DEVICE); resumes where it stopped
+	$(BIN)/gazelib reproduce --profile $(PROFILE) --seeds $(SEEDS) --device $(DEVICE)
+
+figures: setup  ## rebuild every table and figure from the existing run records, without training
+	$(BIN)/gazelib figures --profile $(PROFILE) --seeds $(SEEDS)

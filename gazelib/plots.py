@@ -1,0 +1,79 @@
+"""Figures: every figure is saved as PNG and PDF under ``figures/`` (``$GAZELIB_FIGURES``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from gazelib.paths import figures_root
+
+
+def save_figure(fig: plt.Figure, name: str) -> list[Path]:
+    """Write ``<figures>/<name>.png`` and ``.pdf``; return both paths."""
+    root = figures_root()
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [root / f"{name}.png", root / f"{name}.pdf"]
+    for path in paths:
+        fig.savefig(path, bbox_inches="tight", dpi=150)
+    return paths
+
+
+def show_image(ax: plt.Axes, image: np.ndarray, title: str | None = None) -> None:
+    """An RGB image or a grey slice, without axes."""
+    ax.imshow(image, cmap=None if image.ndim == 3 else "gray")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def draw_scanpath(ax: plt.Axes, image: np.ndarray, scanpath, title: str | None = None) -> None:
+    """Fixations over the image: disc area ~ duration, colour = order (early dark, late bright),
+    a thin line joins them in start-time order and the first and last are numbered."""
+    show_image(ax, image, title)
+    h, w = image.shape[:2]
+    order = np.argsort(scanpath.start, kind="stable")
+    x, y = scanpath.x[order] * w, scanpath.y[order] * h
+    duration = scanpath.duration[order]
+    ax.plot(x, y, "-", color="white", lw=0.8, alpha=0.7)
+    ax.scatter(x, y, s=duration / duration.max() * 300, c=np.arange(len(x)), cmap="plasma",
+               alpha=0.75, edgecolors="white", linewidths=0.5)
+    for k in (0, len(x) - 1):
+        ax.annotate(str(k + 1), (x[k], y[k]), color="white", fontsize=7, ha="center", va="center")
+
+
+def show_map(ax: plt.Axes, image: np.ndarray, heat: np.ndarray, title: str | None = None, alpha: float = 0.55) -> None:
+    """A map in [0, 1] over its image."""
+    show_image(ax, image, title)
+    ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+
+
+def show_mask(ax: plt.Axes, image: np.ndarray, mask: np.ndarray, title: str | None = None, color=(0.1, 1.0, 0.3)) -> None:
+    """A binary mask as a coloured overlay with its outline."""
+    show_image(ax, image, title)
+    overlay = np.zeros((*mask.shape, 4))
+    overlay[mask.astype(bool)] = (*color, 0.45)
+    ax.imshow(overlay)
+    ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
+
+
+def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | None = None, ax=None,
+                       title: str | None = None) -> plt.Axes:
+    """Mean ± std over seeds (one point per seed drawn too), with quoted paper values as markers."""
+    ax = ax or plt.gca()
+    sns.barplot(data=df, x=x, y=y, errorbar="sd", ax=ax, color="#7aa6c2")
+    sns.stripplot(data=df, x=x, y=y, ax=ax, color="black", size=3)
+    if reference is not None:
+        positions = {label.get_text(): i for i, label in enumerate(ax.get_xticklabels())}
+        for label, value in reference.items():
+            if label in positions:
+                ax.plot(positions[label], value, marker="_", color="crimson", markersize=22, mew=2)
+        ax.plot([], [], marker="_", color="crimson", ls="", markersize=12, mew=2, label="paper (quoted)")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=30)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,230 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · From fixations to pseudo-labels
+#
+# An eye tracker records where a clinician looked while reading an image: a sequence of
+# **fixations**, each with a position, a duration and a start time. None of the three papers
+# in this companion trains on fixations directly. Each first turns them into dense maps:
+#
+# | map | paper | what it keeps of the gaze |
+# |---|---|---|
+# | visual attention map (VAM) | GazeMedSeg, GradTrack (baseline) | where, and for how long |
+# | VAM refined by a dense CRF | GazeMedSeg, GradTrack | where, snapped to image edges |
+# | hierarchical pseudo-masks | GazeMedSeg | several levels of "how sure" |
+# | conservative 0.7 mask | GradTrack | only the most certain part |
+# | gaze **track** maps | GradTrack | where, **and in which order** |
+# | SAN gaze target | Selective attention | where, at the SAN's coarse resolution |
+#
+# This lesson builds each one from the real GazeMedSeg gaze on Kvasir-SEG, shows them side by
+# side, and ends by scoring every map against the ground-truth masks: how good a label is
+# gaze, before any network is trained?
+
+# %% tags=["parameters"]
+profile = "quick"      # smoke (CI, seconds) | quick (laptop) | paper (everything)
+dataset = "kvasir"     # kvasir | nci_isbi (needs the prepared TCIA images for the image-based maps)
+seeds = [0]            # unused here: no training in this lesson
+device = "auto"        # unused here
+train = True           # unused here
+n_examples = 3         # cases drawn in the figures
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from gazelib.data.datasets import load_dataset
+from gazelib.gaze.crf import crf_refine, to_rgb_uint8
+from gazelib.gaze.heatmap import soft_vam, vam
+from gazelib.gaze.masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.gaze.san_target import san_target
+from gazelib.gaze.track import track_map
+from gazelib.gaze import quality
+from gazelib.plots import draw_scanpath, save_figure, show_image, show_map, show_mask
+
+# How many images the quality table scores: all of them except in the CI profile.
+quality_limit = {"smoke": 8, "quick": None, "paper": None}[profile]
+ds = load_dataset(dataset)
+params = quality.default_params(dataset)
+print(f"{ds.name}: {len(ds.ids)} images; parameters: {params}")
+
+# %% [markdown]
+# ## 1. The raw material: scanpaths
+#
+# Each fixation file row is one fixation: `CURRENT_FIX_X`, `CURRENT_FIX_Y` normalised to
+# [0, 1] (origin top-left), `CURRENT_FIX_DURATION` in ms and `CURRENT_FIX_START` in ms from
+# the start of the trial. The reader validates every row (see `gazelib.data.fixations`): a
+# broken file stops with the file, row and column named, instead of silently losing data.
+#
+# Below, each disc is a fixation; its area grows with the duration, its colour goes from dark
+# (early) to bright (late), and the line follows the order of the fixations.
+
+# %%
+rng = np.random.default_rng(0)
+examples = sorted(rng.choice(ds.split()["test"], size=n_examples, replace=False).tolist())
+counts = pd.Series({i: len(ds.scanpath(i).x) for i in ds.ids})
+print(f"fixations per image: median {counts.median():.0f}, min {counts.min()}, max {counts.max()}")
+
+fig, axes = plt.subplots(2, n_examples, figsize=(4 * n_examples, 7))
+for col, image_id in enumerate(examples):
+    image = ds.image(image_id)
+    draw_scanpath(axes[0, col], image, ds.scanpath(image_id), title=f"{image_id[:10]}… scanpath")
+    show_mask(axes[1, col], image, ds.mask(image_id), title="ground truth")
+save_figure(fig, f"01_scanpaths_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 2. The visual attention map (VAM)
+#
+# GazeMedSeg places every fixation $i$ on a $768 \times 768$ canvas, weighted by its duration
+# $d_i$, blurs with an isotropic Gaussian $g_\sigma$ and min-max normalises:
+#
+# $$H = \operatorname{norm}\Big(g_\sigma * \sum_i d_i\, \delta_{(\operatorname{round}(768 y_i) - 1,\ \operatorname{round}(768 x_i) - 1)}\Big),
+# \qquad \sigma = 70 \text{ (Kvasir)},\ 50 \text{ (NCI-ISBI)},$$
+#
+# then resizes $H$ (cubic) to the image size. `gazelib.gaze.heatmap.vam` does exactly this.
+# GradTrack's VAM baseline uses the map as a *soft* label, with values below 0.5 set to
+# background (`soft_vam`).
+
+# %%
+maps = {}
+for image_id in examples:
+    sp, image = ds.scanpath(image_id), ds.image(image_id)
+    h, w = image.shape[:2]
+    heat = vam(sp, h, w, sigma=params["sigma"])
+    crf = crf_refine(to_rgb_uint8(image), heat, **params["crf"])
+    maps[image_id] = {"heat": heat, "soft": soft_vam(heat), "crf": crf}
+
+fig, axes = plt.subplots(2, n_examples, figsize=(4 * n_examples, 7))
+for col, image_id in enumerate(examples):
+    image = ds.image(image_id)
+    show_map(axes[0, col], image, maps[image_id]["heat"], "VAM $H$")
+    show_map(axes[1, col], image, maps[image_id]["soft"], "soft VAM (GradTrack baseline)")
+save_figure(fig, f"01_vam_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 3. Dense CRF refinement
+#
+# A Gaussian blob knows nothing about the image. A fully connected CRF (Krähenbühl & Koltun,
+# 2011) moves the map towards image edges: with labels $x_p \in \{\text{bg}, \text{fg}\}$ it
+# minimises
+#
+# $$E(x) = \sum_p \psi_u(x_p) + \sum_{p<q} \mu(x_p, x_q)\, w \exp\!\Big(-\frac{\|p-q\|^2}{2\theta_\alpha^2} - \frac{\|I_p-I_q\|^2}{2\theta_\beta^2}\Big),$$
+#
+# with the unary $\psi_u$ from the softmax of $[1-H, H]$, one bilateral kernel
+# ($\theta_\alpha$ = `sxy` = 80, $\theta_\beta$ = `srgb` = 13, $w$ = `compat` = 1) and 10
+# mean-field iterations; we keep the foreground marginal. Grey MR slices are min-max scaled
+# to 0..255 and repeated to RGB first (`to_rgb_uint8`).
+
+# %%
+fig, axes = plt.subplots(2, n_examples, figsize=(4 * n_examples, 7))
+for col, image_id in enumerate(examples):
+    image = ds.image(image_id)
+    show_map(axes[0, col], image, maps[image_id]["heat"], "VAM")
+    show_map(axes[1, col], image, maps[image_id]["crf"], "VAM$_{D\\text{-}CRF}$")
+save_figure(fig, f"01_crf_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 4. Pseudo-masks: hierarchical thresholds and the conservative mask
+#
+# GazeMedSeg thresholds the CRF map at several levels $t_1, \dots, t_m$,
+# $M_k = \mathbb{1}[\text{CRF} \ge t_k]$: a low threshold over-activates (covers the lesion and
+# more), a high one under-activates. One network is trained per level (lesson 03).
+# GradTrack instead keeps only $\mathbb{1}[\text{CRF} \ge 0.7]$, a deliberately
+# under-activated but reliable mask (lesson 04).
+
+# %%
+levels = levels_for(dataset, 5)
+fig, axes = plt.subplots(n_examples, len(levels) + 2, figsize=(2.6 * (len(levels) + 2), 2.6 * n_examples))
+for row, image_id in enumerate(examples):
+    image, crf = ds.image(image_id), maps[image_id]["crf"]
+    show_mask(axes[row, 0], image, ds.mask(image_id), "ground truth")
+    for col, (t, mask) in enumerate(zip(levels, pseudo_masks(crf, levels)), start=1):
+        show_mask(axes[row, col], image, mask, f"CRF ≥ {t:.3g}", color=(1.0, 0.8, 0.1))
+    show_mask(axes[row, -1], image, crf >= UNDER_ACTIVATION, f"CRF ≥ {UNDER_ACTIVATION}", color=(1.0, 0.3, 0.2))
+save_figure(fig, f"01_levels_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 5. Gaze track maps (GradTrack, eqs. 1–2)
+#
+# GradTrack also uses the **order** of the fixations. The track $T$ is the fixation sequence
+# in start-time order; *reverse truncation* keeps its last $r$ = 50 %, 75 % or 100 %
+# (the end of a reading is the most decided part). For every pixel $p$,
+#
+# $$D^r(p) = \min_{t \in T^r} \lVert p - t \rVert_2 \qquad (1)$$
+#
+# $$G^r = e^{-D^r/\beta} \cdot \mathbb{1}\big(e^{-D^r/\beta} > \tau\big) \qquad (2)$$
+#
+# with $\beta$ = 10 (Kvasir) or 15 (NCI-ISBI) and field-of-view threshold $\tau$ = 0.25.
+# $D$ comes from an exact Euclidean distance transform, not a loop over pixels. Our reading of
+# "track" (the polyline through the fixations, or the fixations alone) and the pixel grid on
+# which $\beta$ is measured are switches documented in `gazelib.gaze.track.track_map`.
+
+# %%
+ratios = (0.5, 0.75, 1.0)
+fig, axes = plt.subplots(n_examples, len(ratios) + 1, figsize=(3.2 * (len(ratios) + 1), 3 * n_examples))
+for row, image_id in enumerate(examples):
+    image, sp = ds.image(image_id), ds.scanpath(image_id)
+    h, w = image.shape[:2]
+    draw_scanpath(axes[row, 0], image, sp, "scanpath")
+    for col, r in enumerate(ratios, start=1):
+        show_map(axes[row, col], image, track_map(sp, h, w, ratio=r, **params["track"]), f"$G^{{{r:.0%}}}$".replace("%", r"\%"))
+save_figure(fig, f"01_tracks_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 6. The SAN gaze target
+#
+# The Selective Attention Network predicts the expert's gaze at 1/16 of the input resolution
+# and is trained with a binary cross-entropy against a Gaussian-on-fixations map at that
+# resolution (`gazelib.gaze.san_target.san_target`).
+
+# %%
+fig, axes = plt.subplots(1, n_examples, figsize=(4 * n_examples, 3.5))
+for col, image_id in enumerate(examples):
+    image, sp = ds.image(image_id), ds.scanpath(image_id)
+    target = san_target(sp, 14, 14, sigma=params["san_sigma"])
+    show_image(axes[col], image, "SAN target (14×14, upsampled for display)")
+    axes[col].imshow(target, cmap="jet", alpha=0.55, vmin=0, vmax=1, extent=(0, image.shape[1], image.shape[0], 0))
+save_figure(fig, f"01_san_targets_{dataset}")
+plt.show()
+
+# %% [markdown]
+# ## 7. How good a label is gaze?
+#
+# Every map is scored against the ground-truth mask of every image, at the image's own
+# resolution: Dice, precision and recall of VAM > 0.5, CRF > 0.5, each threshold level and the
+# 0.7 mask, and for the track maps the share of the lesion they cover. The per-image table and
+# its summary are written as a record under `results/quality/` (these records are the source
+# of the numbers below and of the README).
+
+# %%
+ids = ds.ids if quality_limit is None else ds.ids[:quality_limit]
+record = quality.run(ds, ids=ids)
+summary = pd.read_csv(record["summary_csv"])
+summary
+
+# %% [markdown]
+# Dice of each pseudo-mask against the ground truth, per image (box) and on average (dot).
+# Lower thresholds gain recall and lose precision: GazeMedSeg's levels sit on both sides of
+# the best single threshold, and GradTrack's 0.7 mask trades recall for precision.
+
+# %%
+per_image = pd.read_csv(record["per_image_csv"])
+fig = quality.plot_dice_per_threshold(per_image)
+save_figure(fig, f"01_quality_dice_per_threshold_{dataset}")
+plt.show()
