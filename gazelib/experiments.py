@@ -8,9 +8,14 @@ tau = 0.25 is both the Table 1 row and a point of the tau sweep) is trained once
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
+
+from gazelib.paths import results_root
+
+PAPER_VALUES = Path(__file__).parent / "reference" / "paper_values.csv"
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,17 @@ TABLE1 = [
     Experiment("GradTrack", "gradtrack"),
 ]
 
-# GazeMedSeg ablations: number of levels, consistency mode, consistency weight.
-GAZEMEDSEG_LEVELS = [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg", (f"num_levels={n}",)) for n in (1, 2, 3, 4, 5)]
+
+
+def gazemedseg_levels(dataset: str) -> list[Experiment]:
+    """GazeMedSeg with 1 to 5 levels, using the authors' level sets for the data set."""
+    from gazelib.gaze.masks import levels_for
+
+    return [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg", ("levels=" + ",".join(map(str, levels_for(dataset, n))),))
+            for n in (1, 2, 3, 4, 5)]
+
+
+# GazeMedSeg ablations: consistency mode, consistency weight.
 GAZEMEDSEG_CONSISTENCY = [
     Experiment("no consistency", "gazemedseg", ("cons_mode=none",)),
     Experiment("pure", "gazemedseg", ("cons_mode=pure",)),
@@ -61,7 +75,6 @@ SAN_TABLE = [
 
 GRIDS: dict[str, list[Experiment]] = {
     "table1": TABLE1,
-    "gazemedseg_levels": GAZEMEDSEG_LEVELS,
     "gazemedseg_consistency": GAZEMEDSEG_CONSISTENCY,
     "gazemedseg_weight": GAZEMEDSEG_WEIGHT,
     "gradtrack_table2": GRADTRACK_TABLE2,
@@ -76,9 +89,12 @@ def preset_for(profile: str, dataset: str) -> str:
     return f"paper_{dataset}" if profile == "paper" else profile
 
 
-def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto") -> pd.DataFrame:
+def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto",
+             train: bool = True) -> pd.DataFrame:
     """Train every (experiment, seed) whose record does not exist yet; return one row per run.
 
+    With ``train=False`` nothing is trained: runs without a record are reported and left out,
+    so tables and figures can be rebuilt from the records alone.
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images) and the record path.
     """
     from gazelib.config import make_config
@@ -95,3 +111,53 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
         rows.append({"label": exp.label, "method": exp.method, "seed": seed, "run_id": record["run_id"],
                      **record["summary"], "record": str(path)})
     return pd.DataFrame(rows)
+
+
+def paper_values(dataset: str, table: str | None = None) -> pd.DataFrame:
+    """Numbers quoted from the papers (``reference/paper_values.csv``), never measured here."""
+    values = pd.read_csv(PAPER_VALUES)
+    values = values[values.dataset == dataset]
+    return values if table is None else values[values.table == table]
+
+
+def summarize(runs: pd.DataFrame, dataset: str, reference: str | None = None) -> pd.DataFrame:
+    """Mean and std over seeds per label, in percent as the papers report; with ``reference``
+    (a table name of the quoted paper values) the paper's mean and std sit beside ours."""
+    scores = runs.assign(dice=runs.dice * 100, iou=runs.iou * 100)
+    table = (scores.groupby("label", sort=False)
+             .agg(seeds=("seed", "nunique"), dice_mean=("dice", "mean"), dice_std=("dice", "std"),
+                  iou_mean=("iou", "mean"), hd95_mean=("hd95", "mean"),
+                  device=("device", lambda d: ", ".join(sorted(set(d)))))
+             .reset_index())
+    if reference is not None:
+        quoted = paper_values(dataset, reference).set_index("method")
+        table["paper_dice"] = table.label.map(quoted.dice_mean)
+        table["paper_std"] = table.label.map(quoted.dice_std)
+    return table
+
+
+def table1_layout(measured: pd.DataFrame, dataset: str, profile: str) -> pd.DataFrame:
+    """GradTrack's Table 1: measured rows from records, the other rows quoted and marked so."""
+    rows = []
+    for _, quoted in paper_values(dataset, "Table 1").iterrows():
+        mine = measured[measured.label == quoted.method]
+        if len(mine):
+            row = mine.iloc[0]
+            rows.append({"method": quoted.method, "supervision": quoted.supervision, "dice_mean": row.dice_mean,
+                         "dice_std": row.dice_std, "seeds": row.seeds, "paper_dice": quoted.dice_mean,
+                         "source": f"measured ({profile}, {row.device})"})
+        else:
+            rows.append({"method": quoted.method, "supervision": quoted.supervision, "dice_mean": quoted.dice_mean,
+                         "dice_std": quoted.dice_std, "seeds": None, "paper_dice": quoted.dice_mean,
+                         "source": f"quoted: {quoted.source}"})
+    return pd.DataFrame(rows)
+
+
+def save_table(table: pd.DataFrame, name: str) -> list[Path]:
+    """Write ``results/tables/<name>.csv`` and ``.md`` (numbers rounded to 2 decimals in Markdown)."""
+    root = results_root() / "tables"
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [root / f"{name}.csv", root / f"{name}.md"]
+    table.to_csv(paths[0], index=False)
+    paths[1].write_text(table.to_markdown(index=False, floatfmt=".2f") + "\n")
+    return paths

@@ -77,3 +77,13 @@ def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | 
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_source(obj) -> None:
+    """Display the source of a function or class in a notebook, so a lesson shows the code that
+    implements an equation without keeping a copy of it."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(obj)}\n```"))

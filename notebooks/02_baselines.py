@@ -1,0 +1,93 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Baselines: full supervision and training on the gaze map itself
+#
+# Before any clever use of gaze, two reference points:
+#
+# * **Full supervision** — the ceiling: a U-Net (the GazeMedSeg authors' backbone) and an
+#   nnU-Net-style network (GradTrack's backbone) trained on the ground-truth masks.
+# * **VAM and VAM$_{D\text{-}CRF}$** — the floor of gaze supervision: train on the gaze map of
+#   lesson 01 as a *soft* label, with values below 0.5 set to background (GradTrack, Table 1).
+#
+# Every run goes through the one trainer (`gazelib.train`); a method is a small registered
+# unit — network, training targets, loss — in `gazelib/methods/`. Runs whose records already
+# exist are not trained again.
+
+# %% tags=["parameters"]
+profile = "quick"      # smoke | quick | paper
+dataset = "kvasir"     # kvasir | nci_isbi
+seeds = [0]            # the papers report three seeds: [0, 1, 2]
+device = "auto"        # auto | cpu | cuda
+train = True           # False: only read existing run records (make figures)
+
+# %%
+import matplotlib.pyplot as plt
+
+from gazelib.config import make_config
+from gazelib.experiments import TABLE1, preset_for, run_grid, save_table, summarize
+from gazelib.methods import get_method
+from gazelib.plots import bar_with_reference, save_figure, show_source
+
+preset = preset_for(profile, dataset)
+print(make_config("full", dataset=dataset, preset=preset))
+
+# %% [markdown]
+# ## 1. Full supervision
+#
+# The loss of the `full` method is the loss its paper's backbone was trained with; the method
+# unit below is everything the trainer needs to know about it.
+
+# %%
+show_source(type(get_method("full")))
+
+# %% [markdown]
+# ## 2. The gaze map as a soft label
+#
+# With $H$ the VAM (or the CRF-refined map) of lesson 01, the soft label is
+# $\tilde H = H \cdot \mathbb{1}[H \ge 0.5]$ and the network is trained with a binary
+# cross-entropy against it:
+#
+# $$\mathcal{L} = -\frac{1}{|\Omega|}\sum_{p\in\Omega} \tilde H_p \log \sigma(z_p) + (1-\tilde H_p)\log(1-\sigma(z_p)).$$
+
+# %%
+show_source(type(get_method("vam")))
+
+# %% [markdown]
+# ## 3. Train (or read) the runs
+#
+# Evaluation happens at each test image's own resolution: the logits are upsampled, thresholded
+# at 0.5, and Dice, IoU and the 95 % Hausdorff distance are computed per image, then averaged.
+
+# %%
+runs = run_grid(TABLE1[:4], profile, dataset, seeds, device, train=train)
+runs
+
+# %%
+table = summarize(runs, dataset, reference="Table 1")
+save_table(table, f"02_baselines_{dataset}_{profile}")
+table
+
+# %% [markdown]
+# Mean Dice over seeds (bars, one dot per seed) against the value quoted from GradTrack's
+# Table 1 (red). Under the `quick` and `smoke` profiles the networks are small and trained
+# briefly on small images, so the gap to the paper is expected; the ordering is the lesson.
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+bar_with_reference(runs.assign(dice=runs.dice * 100), "label", "dice", table.set_index("label")["paper_dice"], ax=ax,
+                   title=f"Baselines on {dataset} ({profile})")
+ax.set_ylabel("Dice (%)")
+save_figure(fig, f"02_baselines_{dataset}_{profile}")
+plt.show()
