@@ -49,6 +49,7 @@ def test_summary_hand_computed():
     (3, "CURRENT_FIX_X", "abc", "not a number: 'abc'"),
     (4, "CURRENT_FIX_Y", "", "missing value"),
     (5, "CURRENT_FIX_DURATION", "nan", "missing value"),
+    (5, "CURRENT_FIX_START", "inf", "not a number: 'inf'"),
     (2, "CURRENT_FIX_X", "1.5", "outside [0, 1]"),
     (6, "CURRENT_FIX_Y", "-0.01", "outside [0, 1]"),
     (3, "CURRENT_FIX_DURATION", "0", "not positive"),

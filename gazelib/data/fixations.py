@@ -20,6 +20,7 @@ import pandas as pd
 COLUMNS = ("IMAGE", "CURRENT_FIX_INDEX", "CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION",
            "CURRENT_FIX_START", "IMAGE_HEIGHT", "IMAGE_WIDTH")
 NUMERIC = COLUMNS[1:]
+NA_TOKENS = ("", "nan", "na", "n/a", "null", "none")   # read as "missing value", lower-cased
 MAX_LISTED = 20  # problems printed in one error message; the rest are counted
 
 
@@ -77,7 +78,7 @@ def read_fixations(path, image_sizes: dict[str, tuple[int, int]] | None = None,
     rows = raw.index.to_numpy() + 2          # CSV line numbers (header = line 1)
     problems: list[tuple[int, str, str]] = []
 
-    def flag(mask, column, message):         # message: a function of the flagged row positions
+    def flag(mask, column, message):         # message: a function of the flagged row position
         for i in np.flatnonzero(np.asarray(mask)):
             problems.append((int(rows[i]), column, message(i)))
 
@@ -85,12 +86,11 @@ def read_fixations(path, image_sizes: dict[str, tuple[int, int]] | None = None,
     flag(df["IMAGE"] == "", "IMAGE", lambda i: "empty image name")
     for column in NUMERIC:
         text = raw[column].str.strip()
-        values = pd.to_numeric(text, errors="coerce")
-        empty = text.str.lower().isin(["", "nan", "na", "n/a", "null", "none"])
-        flag(empty | values.isna(), column,
-             lambda i, t=text: "missing value (NaN)" if t.iat[i].lower() in ("", "nan", "na", "n/a", "null", "none")
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
+        values[~np.isfinite(values)] = np.nan    # "inf" is no coordinate, duration or time either
+        flag(values.isna(), column, lambda i, t=text: "missing value (NaN)" if t.iat[i].lower() in NA_TOKENS
              else f"not a number: {t.iat[i]!r}")
-        df[column] = values.astype("float64")
+        df[column] = values
     ok = df[list(NUMERIC)].notna().all(axis=1) & (df["IMAGE"] != "")
 
     for column in ("CURRENT_FIX_X", "CURRENT_FIX_Y"):
