@@ -125,7 +125,7 @@ def test_real_files(mirror):
 
     start = time.perf_counter()
     kvasir = read_fixations(mirror / "gazemedseg" / "kvasir_fixation.csv")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0      # ~0.3 s measured; slack for loaded CI machines
     nci = read_fixations(mirror / "gazemedseg" / "nci-isbi_fixation.csv")
     assert (len(kvasir), sum(map(len, kvasir.values()))) == (1000, 26832)
     assert (len(nci), sum(map(len, nci.values()))) == (789, 17397)
