@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from gazelib.config import Config
+from gazelib.losses import consistency_loss
 from gazelib.methods import get_method, known_methods
 
 SLIM = (16, 32, 64, 128, 256)
@@ -82,7 +83,6 @@ def test_gazemedseg_consistency_does_not_reach_peer_networks():
     method = get_method("gazemedseg")
     model = method.build(cfg).train()
     out = model(torch.randn(2, 3, 32, 32))
-    from gazelib.losses import consistency_loss
     probs = [torch.sigmoid(z) for z in out["logits"]]
     consistency_loss(probs[0], probs[1]).backward()
     assert all(p.grad is None for p in model.nets[1].parameters())
