@@ -1,0 +1,103 @@
+"""LPP, Track Attention, SAN / AAB, backbones."""
+import itertools
+
+import pytest
+import torch
+
+from gazelib.models.lpp import local_pixel_propagation
+from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
+from gazelib.models.track_attention import GradTrackNet, TrackAttention
+from gazelib.models.unet import BasicUNet, NNUNet, count_parameters
+
+SLIM = (16, 32, 64, 128, 256)
+
+
+def brute_force_lpp(f, k=5, d=2):
+    _, c, h, w = f.shape
+    out = torch.zeros_like(f)
+    r = k // 2
+    for y, x in itertools.product(range(h), range(w)):
+        sims, vecs = [], []
+        for dy, dx in itertools.product(range(-r, r + 1), repeat=2):
+            yy, xx = y + dy * d, x + dx * d
+            v = f[0, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else torch.zeros(c, dtype=f.dtype)
+            sims.append(max(0.0, float(v @ f[0, :, y, x])))
+            vecs.append(v)
+        wts = torch.softmax(torch.tensor(sims, dtype=f.dtype), 0)
+        out[0, :, y, x] = sum(wi * vi for wi, vi in zip(wts, vecs))
+    return out
+
+
+def test_lpp_matches_brute_force_double_loop():
+    torch.manual_seed(0)
+    f = torch.randn(1, 3, 6, 7, dtype=torch.float64)
+    assert torch.allclose(local_pixel_propagation(f, 5, 2), brute_force_lpp(f), atol=1e-10)
+
+
+def test_lpp_constant_positive_features_in_the_interior_stay_constant():
+    f = torch.ones(1, 2, 9, 9)
+    out = local_pixel_propagation(f, 5, 2)
+    assert torch.allclose(out[..., 4, 4], torch.ones(1, 2))   # all 25 neighbours inside
+    assert (out[..., 0, 0] < 1).all()                          # zero-padded border pulls towards 0
+
+
+def test_ta_fusion_adds_detached_foreground_probability():
+    torch.manual_seed(0)
+    ta = TrackAttention(4)
+    feat = torch.randn(1, 4, 8, 8, requires_grad=True)
+    fused, logits = ta(feat)
+    assert torch.allclose(fused - feat, logits.softmax(1)[:, 1:2].expand(-1, 4, -1, -1), atol=1e-6)
+    (fused ** 2).sum().backward()                               # a loss on the fused path only
+    assert torch.allclose(feat.grad, 2 * fused.detach())        # d/dF only through the identity
+    assert all(p.grad is None for p in ta.parameters())         # nothing into the TA branch
+
+
+def test_gradtrack_net_ta_outputs_and_positions():
+    net = GradTrackNet(NNUNet(3, 2, (32, 64, 128, 256, 512, 512)), "decoder")
+    assert net.dec_at == [0, 2]                                 # strides 16 and 4 of a 5-block decoder
+    slim = GradTrackNet(NNUNet(3, 2, SLIM), "both")
+    out = slim(torch.randn(1, 3, 64, 64))
+    assert out["logits"].shape == (1, 2, 64, 64)
+    assert [t.shape[-1] for t in out["ta"]] == [16, 4, 8, 16]   # encoder 4, 16(->deepest); decoder 8, 4
+    assert GradTrackNet(NNUNet(3, 2, SLIM), use_ta=False)(torch.randn(1, 3, 32, 32))["ta"] == []
+
+
+def test_positional_encoding_formula():
+    p = positional_encoding((3, 4))
+    assert p.shape == (2, 3, 4)
+    assert torch.allclose(p[0, :, 0], torch.tensor([(2 * i - 3 + 1) / 2 for i in range(3)]))
+    assert torch.allclose(p[1, 0], torch.tensor([(2 * j - 4 + 1) / 3 for j in range(4)]))
+    assert torch.equal(positional_encoding((1, 2))[0], torch.zeros(1, 2))
+
+
+@pytest.mark.parametrize("dims,size", [(2, (64, 64)), (3, (32, 32, 32))])
+def test_san_and_aab_shapes(dims, size):
+    torch.manual_seed(0)
+    san = SAN(1, (8, 16), dims)
+    x = torch.randn(2, 1, *size)
+    m2, g = san(x)
+    small = tuple(s // 16 for s in size)
+    assert m2.shape == (2, 16, *small) and g.shape == (2, 1, *small)
+    aab = AAB(enc_channels=24, san_channels=16, hidden=8, heads=2, dims=dims)
+    e4 = torch.randn(2, 24, *tuple(s // 8 for s in size))     # deeper than M2: max-pooled, then upsampled
+    out = aab(e4, m2)
+    assert out.shape == e4.shape
+    assert not torch.allclose(aab(e4, m2 + torch.randn_like(m2)), out)   # the query matters
+
+
+@pytest.mark.parametrize("variant", ["backbone", "gaze_head", "san_concat", "ours"])
+def test_san_segnet_3d_variants(variant):
+    net = SANSegNet(BasicUNet(1, 1, (8, 16, 32, 64, 128), dims=3), 1, variant, hidden=8, heads=2, dims=3)
+    out = net(torch.randn(1, 1, 32, 32, 32))
+    assert out["logits"].shape == (1, 1, 32, 32, 32)
+    assert ("gaze" in out) == (variant != "backbone")
+
+
+def test_backbones_channels_last_and_param_counts(capsys):
+    x = torch.randn(1, 3, 64, 64).to(memory_format=torch.channels_last)
+    for net in (BasicUNet(3, 1, SLIM), NNUNet(3, 1, SLIM)):
+        assert net.to(memory_format=torch.channels_last)(x).shape == (1, 1, 64, 64)
+    unet = count_parameters(BasicUNet(3, 1, (64, 128, 256, 512, 1024, 128)))
+    nnunet = count_parameters(NNUNet(3, 2, (32, 64, 128, 256, 512, 512)))
+    print(f"params: BasicUNet(64..1024, 128) {unet:,}; NNUNet(32..512, 6 stages) {nnunet:,}")
+    assert 30e6 < unet < 32e6                                   # GUIDE s.5: BasicUNet size 31 M
