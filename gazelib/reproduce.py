@@ -21,7 +21,7 @@ def notebooks() -> list[Path]:
 
 def nci_isbi_prepared(root: Path | None = None) -> bool:
     """True when `gazelib data prepare-nci-isbi` has written the prepared slices."""
-    return ((root or data_root()) / "nci-isbi" / "prepared" / "train.txt").is_file()
+    return ((root or data_root()) / "nci-isbi" / "prepared" / "split.json").is_file()
 
 
 def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, reports: Path) -> None:

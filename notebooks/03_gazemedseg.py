@@ -61,7 +61,7 @@ show_source(local_pixel_propagation)
 # %%
 features = torch.ones(1, 4, 9, 9)
 features[0, :, 4, 4] = -1.0
-propagated = local_pixel_propagation(features, kernel_size=5, dilation=2)
+propagated = local_pixel_propagation(features, kernel=5, dilation=2)
 print(f"outlier before: {features[0, 0, 4, 4]:+.2f}   after LPP: {propagated[0, 0, 4, 4]:+.2f}")
 
 # %% [markdown]

@@ -40,7 +40,8 @@ import torch
 from gazelib.experiments import SAN_TABLE, run_grid, save_table, summarize
 from gazelib.losses import dice_loss
 from gazelib.methods import get_method
-from gazelib.models.san import AuxiliaryAttentionBlock, SelectiveAttentionNetwork, positional_encoding
+from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
+from gazelib.models.unet import BasicUNet
 from gazelib.plots import save_figure, show_source
 
 # %% [markdown]
@@ -54,7 +55,7 @@ from gazelib.plots import save_figure, show_source
 # $$\mathcal L_g = -\frac1P \sum_{i=1}^{P} G^{gt}_i \log G_i + (1 - G^{gt}_i)\log(1 - G_i).$$
 
 # %%
-show_source(SelectiveAttentionNetwork)
+show_source(SAN)
 
 # %% [markdown]
 # ## 2. The Auxiliary Attention Block
@@ -69,7 +70,7 @@ show_source(SelectiveAttentionNetwork)
 
 # %%
 show_source(positional_encoding)
-show_source(AuxiliaryAttentionBlock)
+show_source(AAB)
 
 # %% [markdown]
 # ## 3. Table 1 layout: data ratio × variant
@@ -140,11 +141,11 @@ plt.show()
 show_source(type(get_method("san")))
 
 # %%
-from gazelib.models.san import build_san_model
 from gazelib.config import make_config
 
 cfg3d = make_config("san", preset="smoke", overrides=["san_variant=ours"])
-net3d = build_san_model(cfg3d, in_channels=1, dims=3)
+backbone3d = BasicUNet(in_channels=1, out_channels=1, features=cfg3d.features, dims=3)
+net3d = SANSegNet(backbone3d, 1, "ours", cfg3d.aab_hidden, cfg3d.aab_heads, dims=3)
 gen = torch.Generator().manual_seed(0)
 size = 32
 zz, yy, xx = torch.meshgrid(*(torch.arange(size),) * 3, indexing="ij")
