@@ -1,0 +1,1 @@
+"""Data layer: fixation files, data sets, splits, fetching and checking the data."""

@@ -1,0 +1,92 @@
+"""The :class:`Dataset` contract (docs/ARCHITECTURE.md) and ``load_dataset``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from gazelib.data import splits
+from gazelib.data.fixations import Scanpath, read_fixations
+
+NAMES = ("kvasir", "nci_isbi")
+
+
+class DataMissingError(FileNotFoundError):
+    """Data files are not where they should be (the message says how to get them)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    image: np.ndarray
+    mask: np.ndarray
+
+
+class Dataset:
+    """Images, masks, scanpaths and splits of one data set. Subclasses set ``name``, ``in_channels``,
+    ``fixation_file`` and implement ``ids``, ``image``, ``mask`` and ``image_sizes``."""
+    name: str
+    in_channels: int
+    fixation_file: Path
+    ids: list[str]
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def image(self, id: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def mask(self, id: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def image_sizes(self) -> dict[str, tuple[int, int]]:
+        """``{id: (height, width)}`` read from file headers (no decoding)."""
+        raise NotImplementedError
+
+    def sample(self, id: str) -> Sample:
+        return Sample(id, self.image(id), self.mask(id))
+
+    @cached_property
+    def scanpaths(self) -> dict[str, Scanpath]:
+        """Every scanpath of the fixation file, validated against the image files (read once)."""
+        require(self.fixation_file, "the fixation file")
+        return read_fixations(self.fixation_file, image_sizes=self.image_sizes())
+
+    def scanpath(self, id: str) -> Scanpath:
+        try:
+            return self.scanpaths[id]
+        except KeyError:
+            raise KeyError(f"no fixations for {id!r} in {self.fixation_file}") from None
+
+    def split(self, name: str = "default") -> dict[str, list[str]]:
+        return splits.split(self.name, name, self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, {len(self.ids)} ids)"
+
+
+def require(path: Path, what: str) -> Path:
+    """``path`` if it exists, else a :class:`DataMissingError` saying how to get it."""
+    if not Path(path).exists():
+        raise DataMissingError(f"{what} is missing: {path} does not exist. Run `gazelib data fetch` "
+                               "(or `make data`; set GAZELIB_DATA to choose the data root).")
+    return Path(path)
+
+
+def load_dataset(name: str, root=None) -> Dataset:
+    """``"kvasir"`` or ``"nci_isbi"`` under ``root`` (default :func:`gazelib.paths.data_root`)."""
+    from gazelib.paths import data_root
+
+    root = Path(root) if root is not None else data_root()
+    if name == "kvasir":
+        from gazelib.data.kvasir import KvasirDataset
+        return KvasirDataset(root)
+    if name == "nci_isbi":
+        from gazelib.data.nci_isbi import NciIsbiDataset
+        return NciIsbiDataset(root)
+    raise ValueError(f"unknown data set {name!r}: choose one of {NAMES}")

@@ -1,0 +1,61 @@
+"""Kvasir-SEG: 1000 polyp images (RGB JPEG, various sizes) and masks (JPEG; foreground = value > 127,
+as in the GazeMedSeg authors' code), with GazeMedSeg gaze on every image."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from PIL import Image
+
+from gazelib.data.datasets import Dataset, require
+from gazelib.data.fixations import check_coverage
+
+MASK_THRESHOLD = 127
+
+
+def read_image(path) -> np.ndarray:
+    """uint8 (H, W, 3)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def read_mask(path) -> np.ndarray:
+    """bool (H, W): grey value > 127 (the JPEG masks have compression noise around 0 and 255)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L")) > MASK_THRESHOLD
+
+
+class KvasirDataset(Dataset):
+    name = "kvasir"
+    in_channels = 3
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.images_dir = require(self.root / "kvasir-seg" / "images", "Kvasir-SEG")
+        self.masks_dir = require(self.root / "kvasir-seg" / "masks", "Kvasir-SEG masks")
+        self.fixation_file = self.root / "gazemedseg" / "kvasir_fixation.csv"
+        self.ids = sorted(p.stem for p in self.images_dir.glob("*.jpg"))
+        masks = {p.stem for p in self.masks_dir.glob("*.jpg")}
+        if set(self.ids) != masks:
+            odd = sorted(set(self.ids) ^ masks)
+            raise ValueError(f"images and masks of {self.root / 'kvasir-seg'} differ: {len(odd)} ids, e.g. {odd[:3]}")
+
+    def image(self, id: str) -> np.ndarray:
+        return read_image(self.images_dir / f"{id}.jpg")
+
+    def mask(self, id: str) -> np.ndarray:
+        return read_mask(self.masks_dir / f"{id}.jpg")
+
+    def image_sizes(self) -> dict[str, tuple[int, int]]:
+        sizes = {}
+        for id in self.ids:
+            with Image.open(self.images_dir / f"{id}.jpg") as im:   # reads the header only
+                sizes[id] = (im.height, im.width)
+        return sizes
+
+    @cached_property
+    def scanpaths(self):
+        """Validated against the image sizes, and every image must have gaze."""
+        scanpaths = super().scanpaths
+        check_coverage(scanpaths, self.ids, self.fixation_file)
+        return scanpaths

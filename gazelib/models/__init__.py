@@ -1,0 +1,1 @@
+"""Networks: U-Net backbones, LPP, Track Attention, SAN + AAB, the multi-level GazeMedSeg model."""
