@@ -141,8 +141,10 @@ def _order_problems(df: pd.DataFrame, consecutive: bool) -> list[tuple[int, str,
 
 
 def _size_problems(df: pd.DataFrame, image_sizes) -> list[tuple[int, str, str]]:
-    """One size per image; with ``image_sizes``, the image must exist and have that size."""
+    """One size per image; with ``image_sizes``, the image must exist and have that size.
+    Each problem is reported once per image, at its first line in the file."""
     problems = []
+    df = df.sort_values("row")
     known = df["image_id"].isin(image_sizes.keys()) if image_sizes is not None else None
     if known is not None:
         for r in df[~known].groupby("image_id").head(1).itertuples():
