@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from gazelib.data.fixations import Scanpath
-from gazelib.gaze.track import attention_from_distance, kept_count, track_distance, track_map, truncate
+from gazelib.gaze.track import (attention_from_distance, kept_count, track_distance, track_map, track_maps,
+                                truncate)
 
 
 def scanpath(x, y, start):
@@ -72,3 +73,15 @@ def test_track_map_on_a_real_size_image():
     last = track_map(path, 50, 100, 0.5, beta=10, tau=0.25, grid=None)
     assert full[25, 50] == pytest.approx(np.exp(-0.5 / 10), rel=1e-5)   # on the segment (row centre 25.5)
     assert last[25, 50] == 0 and last[25, 80] == pytest.approx(np.exp(-np.hypot(0.5, 0.5) / 10), rel=1e-5)
+
+
+@pytest.mark.parametrize("truncation", ["reverse", "sequential", "none"])
+@pytest.mark.parametrize("track", ["polyline", "points"])
+def test_one_sweep_equals_eq1_and_eq2_on_each_truncated_track(truncation, track):
+    rng = np.random.default_rng(0)
+    path = scanpath(rng.uniform(0, 1, 9), rng.uniform(0, 1, 9), start=rng.permutation(9) * 100.0)
+    maps = track_maps(path, 60, 80, (0.5, 0.75, 1.0), beta=10, tau=0.25, truncation=truncation, track=track)
+    for ratio, got in zip((0.5, 0.75, 1.0), maps):
+        kept = truncate(path, ratio, truncation)
+        distance = track_distance(np.stack([path.y[kept], path.x[kept]], 1), 60, 80, track)
+        np.testing.assert_allclose(got, attention_from_distance(distance, 10, 0.25), atol=1e-5)
