@@ -11,8 +11,9 @@
 ``pseudo_masks``   uint8 (N, L, S, S), ``crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
 ``mask07``         uint8, ``crf >= cfg.under_threshold`` (GradTrack's under-activation mask for L_VAM)
 ``track``          float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 (GradTrack GTMG)
-``gaze``           float32 SAN target (Gaussian on fixations), resized to S x S; methods pool it to
-                   their gaze-map resolution
+``gaze``           float32 SAN target (Gaussian on fixations, ``gaze.san_target``) computed at S x S
+                   with sigma 10 px of a 224 input (scaled with S); methods area-pool it to their
+                   gaze-map resolution
 =================  ==================================================================================
 
 Resizing choices: gaze maps are computed at the image's own resolution (``gaze.cache.gaze_maps``);
@@ -42,6 +43,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TRACK_RATIOS = (0.5, 0.75, 1.0)
 SOFT_FLOOR = 0.5
+SAN_SIGMA_224 = 10.0   # SAN target: "a gaussian on the fixation points with kernel size 10" (224 input)
 CACHE_VERSION = 1   # bump when the way tensors are built changes
 
 NAMES = ("image", "mask", "vam_soft", "crf_soft", "pseudo_masks", "mask07", "track", "gaze")
@@ -50,8 +52,10 @@ GAZE_NAMES = frozenset(NAMES) - {"image", "mask"}
 
 def _params(name: str, cfg: Config) -> dict[str, Any]:
     """The config values a target depends on (its cache key, and the gaze_maps parameters)."""
-    if name in ("vam_soft", "crf_soft", "gaze"):
+    if name in ("vam_soft", "crf_soft"):
         return {"sigma": cfg.sigma}
+    if name == "gaze":
+        return {"san_sigma_224": SAN_SIGMA_224}
     if name == "pseudo_masks":
         return {"sigma": cfg.sigma, "levels": list(cfg.levels)}
     if name == "mask07":
@@ -97,8 +101,21 @@ def _check_gaze(dataset, ids: list[str]) -> None:
 
 
 def _gaze_maps(dataset, kind: str, ids: list[str], **params) -> dict[str, np.ndarray]:
+    """``gaze.cache.gaze_maps`` with the config's values; ``None`` means the per-data-set default."""
     from gazelib.gaze.cache import gaze_maps
-    return gaze_maps(dataset, kind, ids=ids, **params)
+    return gaze_maps(dataset, kind, ids=ids, **{k: v for k, v in params.items() if v is not None})
+
+
+def _thresholded(dataset, ids: list[str], cfg: Config, levels) -> torch.Tensor:
+    from gazelib.gaze.masks import pseudo_masks
+    maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
+    return torch.stack([_resize(pseudo_masks(maps[i], levels), cfg.image_size, True) for i in ids])
+
+
+def _soft(dataset, ids: list[str], cfg: Config, kind: str) -> torch.Tensor:
+    from gazelib.gaze.heatmap import soft_vam
+    maps = _gaze_maps(dataset, kind, ids, sigma=cfg.sigma)
+    return torch.stack([_resize(soft_vam(maps[i], floor=SOFT_FLOOR)[None], cfg.image_size, False) for i in ids])
 
 
 def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
@@ -109,28 +126,21 @@ def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
         return torch.stack([_resize(np.asarray(dataset.mask(i))[None], size, binary=True) for i in ids])
     _check_gaze(dataset, ids)
     if name == "vam_soft":
-        from gazelib.gaze.heatmap import soft_vam
-        maps = _gaze_maps(dataset, "vam", ids, sigma=cfg.sigma)
-        return torch.stack([_resize(soft_vam(maps[i], floor=SOFT_FLOOR)[None], size, False) for i in ids])
+        return _soft(dataset, ids, cfg, "vam")
     if name == "crf_soft":
-        from gazelib.gaze.heatmap import soft_vam
-        maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
-        return torch.stack([_resize(soft_vam(maps[i], floor=SOFT_FLOOR)[None], size, False) for i in ids])
+        return _soft(dataset, ids, cfg, "crf")
     if name == "pseudo_masks":
-        from gazelib.gaze.masks import pseudo_masks
-        maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
-        return torch.stack([_resize(pseudo_masks(maps[i], cfg.levels), size, True) for i in ids])
+        return _thresholded(dataset, ids, cfg, cfg.levels)
     if name == "mask07":
-        from gazelib.gaze.masks import pseudo_masks
-        maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
-        return torch.stack([_resize(pseudo_masks(maps[i], (cfg.under_threshold,)), size, True) for i in ids])
+        return _thresholded(dataset, ids, cfg, (cfg.under_threshold,))
     if name == "track":
-        per_ratio = [_gaze_maps(dataset, "track", ids, ratio=r, beta=cfg.beta, tau=cfg.tau,
-                                truncation=cfg.truncation, track=cfg.track) for r in TRACK_RATIOS]
-        return torch.stack([_resize(np.stack([m[i] for m in per_ratio]), size, False) for i in ids])
+        maps = _gaze_maps(dataset, "track", ids, ratios=TRACK_RATIOS, beta=cfg.beta, tau=cfg.tau,
+                          truncation=cfg.truncation, track=cfg.track)
+        return torch.stack([_resize(maps[i], size, False) for i in ids])
     if name == "gaze":
-        maps = _gaze_maps(dataset, "san", ids, sigma=cfg.sigma)
-        return torch.stack([_resize(maps[i][None], size, False) for i in ids])
+        # computed directly at S x S (no resize); sigma = 10 input pixels at 224, scaled with S
+        maps = _gaze_maps(dataset, "san", ids, height=size, width=size, sigma=SAN_SIGMA_224 * size / 224)
+        return torch.stack([torch.from_numpy(maps[i])[None] for i in ids])
     raise ValueError(f"unknown target {name!r}; targets: {', '.join(NAMES)}")
 
 

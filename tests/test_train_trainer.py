@@ -184,3 +184,28 @@ def test_targets_image_normalisation_and_mask():
 def test_missing_gaze_names_the_image():
     with pytest.raises(ValueError, match="'img00' of kvasir has no gaze.*fixations.csv"):
         targets.build_tensors(Disks(), ["img00"], tiny_cfg(), ("vam_soft",))
+
+
+class GazedDisks(Disks):
+    def scanpath(self, image_id):
+        return None   # only its presence is checked; the maps come from the fake gaze_maps below
+
+
+def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
+    crf = np.array([[0.1, 0.35], [0.6, 0.9]], dtype=np.float32)
+    calls = []
+
+    def fake(dataset, kind, ids, **params):
+        calls.append((kind, params))
+        return {i: crf for i in ids}
+
+    monkeypatch.setattr(targets, "_gaze_maps", fake)
+    cfg = tiny_cfg(image_size=4, levels=(0.5, 0.3), under_threshold=0.7)
+    built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "mask07", "crf_soft"))
+    level05 = np.kron([[0, 0], [1, 1]], np.ones((2, 2)))
+    level03 = np.kron([[0, 1], [1, 1]], np.ones((2, 2)))
+    assert built["pseudo_masks"][0].numpy().tolist() == [level05.tolist(), level03.tolist()]
+    assert built["mask07"][0, 0].numpy().tolist() == np.kron([[0, 0], [0, 1]], np.ones((2, 2))).tolist()
+    soft = built["crf_soft"][0, 0].numpy()   # values < 0.5 zeroed at the original resolution, then resized
+    assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.9)
+    assert calls[0] == ("crf", {"sigma": 70.0})
