@@ -237,13 +237,18 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
                  "started": _now(), "final_loss": float("nan")}
         ckpt = checkpoint_path(rid)
         if ckpt.exists():
-            saved = torch.load(ckpt, map_location=device, weights_only=False)
+            saved = torch.load(ckpt, map_location="cpu", weights_only=False)   # RNG states must stay on the CPU
             _check_same_config(saved["config"], cfg, ckpt)
             model.load_state_dict(saved["model"])
-            optimiser.load_state_dict(saved["optimizer"])
+            optimiser.load_state_dict(saved["optimizer"])   # moves its state to the parameters' device
             torch.set_rng_state(saved["torch_rng"])
+            if saved.get("cuda_rng") is not None and device.type == "cuda":
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
             generator.set_state(saved["generator"])
             state = saved["state"]
+            state["window"][0] = state["window"][0].to(device)
+            if state["perm"] is not None:
+                state["perm"] = state["perm"].to(device)
         step = torch.compile(model) if cfg.compile else model
         _train_loop(cfg, method, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
                     rid, device, progress, stop_after)
@@ -310,6 +315,7 @@ def _train_loop(cfg, method, step, model, optimiser, generator, data, state, bat
             segment_start = now
             _atomic_save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
                           "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+                          "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                           "state": state, "config": asdict(cfg)}, checkpoint_path(rid))
         if stopping:
             break
