@@ -209,3 +209,9 @@ def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
     soft = built["crf_soft"][0, 0].numpy()   # values < 0.5 zeroed at the original resolution, then resized
     assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.9)
     assert calls[0] == ("crf", {"sigma": 70.0})
+
+
+def test_learns_the_easy_task_end_to_end():
+    """Image, mask, flips, prediction and upsampling to each image's own size must line up."""
+    rec = results.read_record(run(tiny_cfg(iterations=80, lr=0.5, momentum=0.9, checkpoint_every=1000)))
+    assert rec.summary["dice_mean"] > 0.8, rec.summary
