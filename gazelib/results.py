@@ -1,0 +1,152 @@
+"""Run records (one JSON per run, written atomically) and the tables built from them.
+
+Every number in a table comes from ``results_root()/runs/<run_id>.json``; nothing is typed by hand.
+Tables report Dice and IoU in percent (as the papers do) and HD95 in pixels of each image's own grid,
+as mean and sample standard deviation (ddof=1) over seeds; one seed gives an empty std.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gazelib.paths import results_root
+
+METRICS = ("dice", "iou", "hd95")
+PERCENT = ("dice", "iou")
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    method: str
+    dataset: str
+    seed: int
+    config: dict[str, Any]
+    split: dict[str, Any]                   # name, train_hash, test_hash, n_train, n_test
+    scores: dict[str, dict[str, float]]     # image id -> {"dice", "iou", "hd95"}
+    summary: dict[str, float]               # dice_mean, dice_std, ... over the test images
+    device: str
+    torch: str
+    git: dict[str, Any]                     # revision, dirty
+    iterations: int
+    final_loss: float
+    wall_time_s: float                      # training (all resumed segments) + evaluation
+    train_images_per_s: float
+    eval_images_per_s: float
+    started: str
+    finished: str
+    loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
+
+
+def summarise(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Mean and std (ddof=0) over images of every metric (fractions; HD95 in pixels)."""
+    out = {}
+    for metric in METRICS:
+        values = np.array([s[metric] for s in scores.values()], dtype=float)
+        out[f"{metric}_mean"] = float(values.mean())
+        out[f"{metric}_std"] = float(values.std())
+    return out
+
+
+def runs_dir(root: Path | None = None) -> Path:
+    return Path(root or results_root()) / "runs"
+
+
+def record_path(run_id: str, root: Path | None = None) -> Path:
+    return runs_dir(root) / f"{run_id}.json"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_record(record: RunRecord, root: Path | None = None) -> Path:
+    path = record_path(record.run_id, root)
+    _atomic_write(path, json.dumps(asdict(record), indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def read_record(path: Path | str) -> RunRecord:
+    path = Path(path)
+    try:
+        return RunRecord(**json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"{path} is not a valid run record: {error}") from None
+
+
+def load_records(root: Path | None = None, **filters):
+    """One row per run: summary metrics (fractions), config fields, split, device, timings.
+
+    ``filters`` select rows by column value, e.g. ``load_records(method="full", backbone="nnunet")``;
+    an unknown column is an error.
+    """
+    import pandas as pd
+
+    rows = []
+    for path in sorted(runs_dir(root).glob("*.json")):
+        rec = read_record(path)
+        row = {k: tuple(v) if isinstance(v, list) else v for k, v in rec.config.items()}
+        row.update(run_id=rec.run_id, method=rec.method, dataset=rec.dataset, seed=rec.seed,
+                   split_name=rec.split["name"], n_test=rec.split["n_test"], device_name=rec.device,
+                   git_revision=rec.git.get("revision"), wall_time_s=rec.wall_time_s,
+                   train_images_per_s=rec.train_images_per_s, eval_images_per_s=rec.eval_images_per_s)
+        row.update({m: rec.summary[f"{m}_mean"] for m in METRICS})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for key, value in filters.items():
+        if key not in df.columns:
+            raise ValueError(f"unknown filter {key!r}; columns: {', '.join(df.columns)}" if len(df)
+                             else f"no run records under {runs_dir(root)}")
+        df = df[df[key] == value]
+    return df.reset_index(drop=True)
+
+
+def table(df, by=("method", "dataset")):
+    """Mean and std over seeds per group of ``by``: Dice/IoU in percent, HD95 in pixels.
+
+    A group holding the same seed twice (runs that differ in a column not in ``by``) is an error
+    rather than a silent average: add the differing column to ``by`` or filter first.
+    """
+    by = list(by)
+    rows = []
+    for key, group in df.groupby(by, sort=True, dropna=False):
+        duplicated = group["seed"][group["seed"].duplicated()].tolist()
+        if duplicated:
+            raise ValueError(f"group {dict(zip(by, key))} has several runs with seed(s) {duplicated}: "
+                             f"runs {group['run_id'].tolist()}; add the differing config key to `by`")
+        row = dict(zip(by, key))
+        row["seeds"] = len(group)
+        for metric in METRICS:
+            values = group[metric] * (100.0 if metric in PERCENT else 1.0)
+            row[f"{metric}_mean"] = float(values.mean())
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+        rows.append(row)
+    import pandas as pd
+    return pd.DataFrame(rows)
+
+
+def _markdown(df) -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return "" if np.isnan(v) else f"{v:.2f}"
+        return str(v)
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df, name: str, root: Path | None = None) -> tuple[Path, Path]:
+    """Write ``df`` to ``results_root()/tables/<name>.csv`` and ``.md`` (atomically); return both paths."""
+    folder = Path(root or results_root()) / "tables"
+    csv, md = folder / f"{name}.csv", folder / f"{name}.md"
+    _atomic_write(csv, df.to_csv(index=False))
+    _atomic_write(md, _markdown(df))
+    return csv, md

@@ -1,0 +1,177 @@
+"""Training tensors: every image and target a method asks for, at ``cfg.image_size``, cached.
+
+``build_tensors(dataset, ids, cfg, names)`` returns ``{name: (N, C, S, S) tensor}`` for
+
+=================  ==================================================================================
+``image``          float32; Kvasir RGB ``(x/255 - ImageNet mean) / ImageNet std``; one-channel images
+                   (NCI-ISBI T2) per-image z-score ``(x - mean(x)) / std(x)`` (GUIDE section 3)
+``mask``           uint8 ground truth
+``vam_soft``       float32 VAM with values < 0.5 set to 0 (GradTrack's VAM baseline soft label)
+``crf_soft``       float32 VAM_D-CRF with values < 0.5 set to 0 (GradTrack's VAM_D-CRF baseline)
+``pseudo_masks``   uint8 (N, L, S, S), ``crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
+``mask07``         uint8, ``crf >= cfg.under_threshold`` (GradTrack's under-activation mask for L_VAM)
+``track``          float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 (GradTrack GTMG)
+``gaze``           float32 SAN target (Gaussian on fixations, ``gaze.san_target``) computed at S x S
+                   with sigma 10 px of a 224 input (scaled with S); methods area-pool it to their
+                   gaze-map resolution
+=================  ==================================================================================
+
+Resizing choices: gaze maps are computed at the image's own resolution (``gaze.cache.gaze_maps``);
+thresholds are applied THERE, and the binary result is resized with nearest neighbour
+(``nearest-exact``), as the GazeMedSeg authors threshold the stored CRF map and then resize in their
+data loader. Images and soft maps are resized bilinearly with antialiasing (area-like when shrinking).
+
+Built tensors are cached under ``cache_root()/tensors/`` keyed by (data set, ids, size, name, the
+parameters that name depends on), so a repeated run starts at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gazelib.config import Config
+from gazelib.paths import cache_root
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TRACK_RATIOS = (0.5, 0.75, 1.0)
+SOFT_FLOOR = 0.5
+SAN_SIGMA_224 = 10.0   # SAN target: "a gaussian on the fixation points with kernel size 10" (224 input)
+CACHE_VERSION = 1   # bump when the way tensors are built changes
+
+NAMES = ("image", "mask", "vam_soft", "crf_soft", "pseudo_masks", "mask07", "track", "gaze")
+GAZE_NAMES = frozenset(NAMES) - {"image", "mask"}
+
+
+def _params(name: str, cfg: Config) -> dict[str, Any]:
+    """The config values a target depends on (its cache key, and the gaze_maps parameters)."""
+    if name in ("vam_soft", "crf_soft"):
+        return {"sigma": cfg.sigma}
+    if name == "gaze":
+        return {"san_sigma_224": SAN_SIGMA_224}
+    if name == "pseudo_masks":
+        return {"sigma": cfg.sigma, "levels": list(cfg.levels)}
+    if name == "mask07":
+        return {"sigma": cfg.sigma, "under_threshold": cfg.under_threshold}
+    if name == "track":
+        return {"beta": cfg.beta, "tau": cfg.tau, "truncation": cfg.truncation, "track": cfg.track}
+    return {}
+
+
+def _resize(array: np.ndarray, size: int, binary: bool) -> torch.Tensor:
+    """(C, H, W) array -> (C, size, size) tensor; nearest for binary maps, antialiased bilinear otherwise."""
+    x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
+    if binary:
+        return F.interpolate(x, size=(size, size), mode="nearest-exact")[0].to(torch.uint8)
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+
+
+def normalise_image(image: torch.Tensor) -> torch.Tensor:
+    """(C, S, S) resized image -> network input.
+
+    RGB uint8 range: ``(x / 255 - mean) / std`` with ImageNet statistics.
+    One channel: ``(x - mean(x)) / std(x)`` over the image (z-score; constant image -> zeros).
+    """
+    if image.shape[0] == 3:
+        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        return (image / 255.0 - mean) / std
+    return (image - image.mean()) / image.std(unbiased=False).clamp_min(1e-8)
+
+
+def _image(dataset, image_id: str, size: int) -> torch.Tensor:
+    image = np.asarray(dataset.image(image_id))
+    chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
+    return normalise_image(_resize(chw, size, binary=False))
+
+
+def _check_gaze(dataset, ids: list[str]) -> None:
+    for image_id in ids:
+        try:
+            dataset.scanpath(image_id)
+        except KeyError as error:
+            raise ValueError(f"training image {image_id!r} of {dataset.name} has no gaze: {error}") from None
+
+
+def _gaze_maps(dataset, kind: str, ids: list[str], **params) -> dict[str, np.ndarray]:
+    """``gaze.cache.gaze_maps`` with the config's values; ``None`` means the per-data-set default."""
+    from gazelib.gaze.cache import gaze_maps
+    return gaze_maps(dataset, kind, ids=ids, **{k: v for k, v in params.items() if v is not None})
+
+
+def _thresholded(dataset, ids: list[str], cfg: Config, levels) -> torch.Tensor:
+    from gazelib.gaze.masks import pseudo_masks
+    maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
+    return torch.stack([_resize(pseudo_masks(maps[i], levels), cfg.image_size, True) for i in ids])
+
+
+def _soft(dataset, ids: list[str], cfg: Config, kind: str) -> torch.Tensor:
+    from gazelib.gaze.heatmap import soft_vam
+    maps = _gaze_maps(dataset, kind, ids, sigma=cfg.sigma)
+    return torch.stack([_resize(soft_vam(maps[i], floor=SOFT_FLOOR)[None], cfg.image_size, False) for i in ids])
+
+
+def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
+    size = cfg.image_size
+    if name == "image":
+        return torch.stack([_image(dataset, i, size) for i in ids])
+    if name == "mask":
+        return torch.stack([_resize(np.asarray(dataset.mask(i))[None], size, binary=True) for i in ids])
+    _check_gaze(dataset, ids)
+    if name == "vam_soft":
+        return _soft(dataset, ids, cfg, "vam")
+    if name == "crf_soft":
+        return _soft(dataset, ids, cfg, "crf")
+    if name == "pseudo_masks":
+        return _thresholded(dataset, ids, cfg, cfg.levels)
+    if name == "mask07":
+        return _thresholded(dataset, ids, cfg, (cfg.under_threshold,))
+    if name == "track":
+        maps = _gaze_maps(dataset, "track", ids, ratios=TRACK_RATIOS, beta=cfg.beta, tau=cfg.tau,
+                          truncation=cfg.truncation, track=cfg.track)
+        return torch.stack([_resize(maps[i], size, False) for i in ids])
+    if name == "gaze":
+        # computed directly at S x S (no resize); sigma = 10 input pixels at 224, scaled with S
+        maps = _gaze_maps(dataset, "san", ids, height=size, width=size, sigma=SAN_SIGMA_224 * size / 224)
+        return torch.stack([torch.from_numpy(maps[i])[None] for i in ids])
+    raise ValueError(f"unknown target {name!r}; targets: {', '.join(NAMES)}")
+
+
+def ids_hash(ids: list[str]) -> str:
+    """Short, order-sensitive hash of a list of ids (for cache keys and run records)."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def _cache_path(dataset, ids: list[str], cfg: Config, name: str) -> Path:
+    key = {"version": CACHE_VERSION, "dataset": dataset.name, "ids": ids_hash(ids), "size": cfg.image_size,
+           "name": name, "params": _params(name, cfg)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return cache_root() / "tensors" / f"{dataset.name}-{name}-{cfg.image_size}-{digest}.pt"
+
+
+def build_tensors(dataset, ids: list[str], cfg: Config, names) -> dict[str, torch.Tensor]:
+    """``{name: (N, C, S, S) tensor}`` for the ``ids`` of ``dataset`` (CPU tensors; see module doc)."""
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise ValueError(f"unknown targets {unknown}; targets: {', '.join(NAMES)}")
+    if not ids:
+        raise ValueError(f"no image ids given for {dataset.name}")
+    out = {}
+    for name in names:
+        path = _cache_path(dataset, ids, cfg, name)
+        if path.exists():
+            out[name] = torch.load(path, weights_only=True)
+            continue
+        out[name] = _build(dataset, ids, cfg, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(out[name], tmp)
+        os.replace(tmp, path)
+    return out

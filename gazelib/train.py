@@ -1,0 +1,381 @@
+"""THE trainer: one loop for every method (a method = model + targets + loss, ``gazelib.methods``).
+
+* Data resident on the device: all training tensors are built once (``targets.build_tensors``,
+  cached) and moved to the device; batches are drawn by index on the device, epoch by epoch from a
+  seeded ``torch.Generator`` permutation (each image once per epoch, last partial batch dropped).
+* Augmentation: random flips on both axes, drawn per sample on the device and applied to the image
+  and every target together.
+* bf16 autocast (CPU and CUDA) when ``cfg.amp`` and supported, ``channels_last`` when
+  ``cfg.channels_last``, ``torch.compile`` when ``cfg.compile``; fp32 otherwise.
+* SGD (momentum, Nesterov, weight decay) with a per-iteration schedule:
+  cosine ``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2`` (GazeMedSeg) or
+  poly ``lr_t = lr (1 - t / T)^0.9`` (GradTrack / nnU-Net; applied per iteration, not per epoch).
+* Checkpoints every ``cfg.checkpoint_every`` iterations to ``results_root()/checkpoints/<run_id>/last.pt``
+  (atomic): model, optimiser, iteration, RNG states, current permutation, loss history, config.
+  Rerunning the same config resumes and gives the same result as an uninterrupted run; a finished
+  run record is returned without training (resumable ``make reproduce``).
+* Evaluation at each test image's own resolution (``evaluate``), per-image Dice, IoU, HD95.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gazelib import metrics, results
+from gazelib.config import Config, config_from_dict
+from gazelib.paths import REPO_ROOT, results_root
+from gazelib.targets import build_tensors, ids_hash
+
+POLY_POWER = 0.9
+SUBSET_SEED = 0          # subsets (train_fraction, limits) are fixed per split, not per run seed
+EVAL_BATCH = 32
+NOT_IN_HASH = ("seed", "checkpoint_every")   # seed is its own part of the run id; checkpointing changes nothing
+
+
+# ------------------------------------------------------------------------------------------------
+# Identity of a run
+# ------------------------------------------------------------------------------------------------
+
+def _comparable(config: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k != "checkpoint_every"}
+
+
+def run_id(cfg: Config) -> str:
+    """``method-dataset-<hash of the config without seed>-s<seed>``."""
+    values = {k: v for k, v in _comparable(asdict(cfg)).items() if k not in NOT_IN_HASH}
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{cfg.method}-{cfg.dataset}-{digest}-s{cfg.seed}"
+
+
+def checkpoint_path(rid: str) -> Path:
+    return results_root() / "checkpoints" / rid / "last.pt"
+
+
+def _check_same_config(saved: dict, cfg: Config, where: Path) -> None:
+    saved, wanted = _comparable(saved), _comparable(asdict(cfg))
+    diff = {k: (saved.get(k), wanted.get(k)) for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k)}
+    if diff:
+        raise ValueError(f"{where} was made with a different config (saved vs requested: {diff}); "
+                         f"delete it or change the run")
+
+
+# ------------------------------------------------------------------------------------------------
+# Set-up helpers
+# ------------------------------------------------------------------------------------------------
+
+def resolve_device(cfg: Config) -> torch.device:
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={cfg.device!r} requested but CUDA is not available")
+    return torch.device(cfg.device)
+
+
+def amp_enabled(cfg: Config, device: torch.device) -> bool:
+    if not cfg.amp:
+        return False
+    return device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+
+
+def autocast(cfg: Config, device: torch.device):
+    if amp_enabled(cfg, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _subset(ids: list[str], count: int) -> list[str]:
+    order = np.random.default_rng(SUBSET_SEED).permutation(len(ids))
+    return sorted(ids[i] for i in order[:count])
+
+
+def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
+    """Train and test ids: the split, then a fixed (seed-independent) subset for ``train_fraction``,
+    ``train_limit`` and ``test_limit``."""
+    split = dataset.split(cfg.split)
+    train, test = list(split["train"]), list(split["test"])
+    if not 0 < cfg.train_fraction <= 1:
+        raise ValueError(f"train_fraction must be in (0, 1], got {cfg.train_fraction}")
+    count = max(1, round(cfg.train_fraction * len(train)))
+    if cfg.train_limit is not None:
+        count = min(count, cfg.train_limit)
+    test_count = len(test) if cfg.test_limit is None else min(len(test), cfg.test_limit)
+    return _subset(train, count), _subset(test, test_count)
+
+
+def learning_rate(cfg: Config, iteration: int) -> float:
+    """lr at ``iteration`` (0-based) of ``cfg.iterations``; formulas in the module docstring."""
+    t = iteration / cfg.iterations
+    if cfg.schedule == "cosine":
+        return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t)) / 2
+    if cfg.schedule == "poly":
+        return cfg.lr * (1 - t) ** POLY_POWER
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; schedules: cosine, poly")
+
+
+def _resolve(cfg: Config, method, dataset):
+    if method is None:
+        from gazelib.methods import get_method
+        method = get_method(cfg.method)
+    elif method.name != cfg.method:
+        raise ValueError(f"method object {method.name!r} does not match cfg.method={cfg.method!r}")
+    if dataset is None:
+        from gazelib.data.datasets import load_dataset
+        dataset = load_dataset(cfg.dataset)
+    elif dataset.name != cfg.dataset:
+        raise ValueError(f"dataset object {dataset.name!r} does not match cfg.dataset={cfg.dataset!r}")
+    return method, dataset
+
+
+def _build_model(method, cfg: Config, device: torch.device) -> torch.nn.Module:
+    torch.manual_seed(cfg.seed)
+    model = method.build(cfg).to(device)
+    return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device):
+    """Deterministic kernels while training (warn only on CUDA, where a few kernels have none)."""
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.benchmark = benchmark
+
+
+def flip_batch(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Flip each sample left-right and up-down with probability 1/2 each, the same way in every tensor."""
+    first = next(iter(batch.values()))
+    size, device = first.shape[0], first.device
+    flips = torch.rand(2, size, generator=generator, device=device) < 0.5
+    out = {}
+    for name, x in batch.items():
+        x = torch.where(flips[0].view(-1, *[1] * (x.ndim - 1)), x.flip(-1), x)
+        out[name] = torch.where(flips[1].view(-1, *[1] * (x.ndim - 1)), x.flip(-2), x)
+    return out
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def git_state() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    try:
+        return {"revision": git("rev-parse", "HEAD").strip(),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"revision": None, "dirty": None}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------
+
+def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop_after: int | None = None) -> Path:
+    """Train ``cfg`` (or resume it, or return its finished record) and return the run record path.
+
+    ``method`` / ``dataset`` default to ``get_method(cfg.method)`` / ``load_dataset(cfg.dataset)``;
+    objects may be passed instead (tests, notebooks). ``stop_after=k`` is an interruption hook:
+    stop after iteration k with a checkpoint written and return the checkpoint path.
+    """
+    rid = run_id(cfg)
+    record_file = results.record_path(rid)
+    if record_file.exists():
+        _check_same_config(results.read_record(record_file).config, cfg, record_file)
+        return record_file
+    method, dataset = _resolve(cfg, method, dataset)
+    device = resolve_device(cfg)
+    train_ids, test_ids = select_ids(dataset, cfg)
+    data = {k: v.to(device) for k, v in build_tensors(dataset, train_ids, cfg, ("image", *method.targets)).items()}
+    count = len(train_ids)
+    batch_size = min(cfg.batch_size, count)
+    steps_per_epoch = count // batch_size
+
+    with _deterministic(device):
+        model = _build_model(method, cfg, device)
+        optimiser = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                    weight_decay=cfg.weight_decay)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(cfg.seed)
+        state = {"iteration": 0, "perm": None, "history": [], "window": [torch.zeros((), device=device), 0],
+                 "train_time": 0.0,
+                 "started": _now(), "final_loss": float("nan")}
+        ckpt = checkpoint_path(rid)
+        if ckpt.exists():
+            saved = torch.load(ckpt, map_location="cpu", weights_only=False)   # RNG states must stay on the CPU
+            _check_same_config(saved["config"], cfg, ckpt)
+            model.load_state_dict(saved["model"])
+            optimiser.load_state_dict(saved["optimizer"])   # moves its state to the parameters' device
+            torch.set_rng_state(saved["torch_rng"])
+            if saved.get("cuda_rng") is not None and device.type == "cuda":
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
+            generator.set_state(saved["generator"])
+            state = saved["state"]
+            state["window"][0] = state["window"][0].to(device)
+            if state["perm"] is not None:
+                state["perm"] = state["perm"].to(device)
+        step = torch.compile(model) if cfg.compile else model
+        _train_loop(cfg, method, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
+                    rid, device, progress, stop_after)
+    if state["iteration"] < cfg.iterations:
+        return ckpt
+    start = time.perf_counter()
+    scores = evaluate(model, method, dataset, test_ids, cfg)
+    eval_time = time.perf_counter() - start
+    record = results.RunRecord(
+        run_id=rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=asdict(cfg),
+        split={"name": cfg.split, "train_hash": ids_hash(train_ids), "test_hash": ids_hash(test_ids),
+               "n_train": len(train_ids), "n_test": len(test_ids)},
+        scores=scores, summary=results.summarise(scores), device=device_name(device), torch=torch.__version__,
+        git=git_state(), iterations=cfg.iterations, final_loss=state["final_loss"],
+        wall_time_s=state["train_time"] + eval_time,
+        train_images_per_s=cfg.iterations * batch_size / max(state["train_time"], 1e-9),
+        eval_images_per_s=len(test_ids) / max(eval_time, 1e-9), started=state["started"], finished=_now(),
+        loss_history=state["history"])
+    return results.write_record(record)
+
+
+def _train_loop(cfg, method, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
+                rid, device, progress, stop_after) -> None:
+    from tqdm.auto import tqdm
+
+    log_every = max(1, min(50, cfg.iterations // 20))
+    count = next(iter(data.values())).shape[0]
+    bar = tqdm(total=cfg.iterations, initial=state["iteration"], disable=not progress, desc=rid, leave=False)
+    model.train()
+    segment_start = bar_start = time.perf_counter()
+    bar_first = state["iteration"]
+    for it in range(state["iteration"], cfg.iterations):
+        position = it % steps_per_epoch
+        if position == 0 or state["perm"] is None:
+            state["perm"] = torch.randperm(count, generator=generator, device=device)
+        index = state["perm"][position * batch_size:(position + 1) * batch_size]
+        batch = flip_batch({k: v[index].float() for k, v in data.items()}, generator)
+        if cfg.channels_last:
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(cfg, it)
+        with autocast(cfg, device):
+            loss, _terms = method.loss(step(batch["image"]), batch, cfg)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+
+        state["window"][0] += loss.detach().float()   # summed on the device: no sync per iteration
+        state["window"][1] += 1
+        done = it + 1
+        state["iteration"] = done
+        if done % log_every == 0 or done == cfg.iterations:
+            mean = float(state["window"][0]) / state["window"][1]
+            state["history"].append([done, mean])
+            state["window"] = [torch.zeros((), device=device), 0]
+            state["final_loss"] = mean
+            rate = (done - bar_first) * batch_size / (time.perf_counter() - bar_start)
+            bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}")
+        bar.update(1)
+        stopping = stop_after is not None and done >= stop_after
+        if done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping:
+            now = time.perf_counter()
+            state["train_time"] += now - segment_start
+            segment_start = now
+            _atomic_save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                          "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+                          "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                          "state": state, "config": asdict(cfg)}, checkpoint_path(rid))
+        if stopping:
+            break
+    bar.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluation
+# ------------------------------------------------------------------------------------------------
+
+def predict_logits(model, method, images: torch.Tensor, cfg: Config, device: torch.device) -> torch.Tensor:
+    """(N, 1, S, S) float32 foreground logits on the CPU, batched, no grad, autocast."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], EVAL_BATCH):
+            x = images[start:start + EVAL_BATCH].to(device)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(cfg, device):
+                out.append(method.predict(model(x)).float().cpu())
+    return torch.cat(out)
+
+
+def evaluate(model, method, dataset, ids: list[str], cfg: Config) -> dict[str, dict[str, float]]:
+    """Per-image ``{"dice", "iou", "hd95"}``: logits at ``cfg.image_size`` are upsampled bilinearly to
+    each image's own resolution and thresholded at sigmoid 0.5 (logit 0), then scored against the mask."""
+    device = next(model.parameters()).device
+    images = build_tensors(dataset, ids, cfg, ("image",))["image"]
+    logits = predict_logits(model, method, images, cfg, device)
+    scores = {}
+    for image_id, logit in zip(ids, logits):
+        truth = np.asarray(dataset.mask(image_id), dtype=bool)
+        full = F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
+        scores[image_id] = metrics.scores((full > 0).numpy(), truth)
+    return scores
+
+
+def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
+    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = config_from_dict(saved["config"])
+    if device is not None:
+        cfg.device = device
+    if method is None:
+        from gazelib.methods import get_method
+        method = get_method(cfg.method)
+    model = _build_model(method, cfg, resolve_device(cfg))
+    model.load_state_dict(saved["model"])
+    return model, method, cfg
+
+
+def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | None = None) -> dict:
+    """Re-evaluate a run (run id or checkpoint path) on its test ids; return per-image scores + summary."""
+    path = Path(run) if run.endswith(".pt") else checkpoint_path(run)
+    model, method, cfg = load_checkpoint(path, method=method, device=device)
+    method, dataset = _resolve(cfg, method, dataset)
+    _, test_ids = select_ids(dataset, cfg)
+    scores = evaluate(model, method, dataset, test_ids, cfg)
+    return {"run_id": run_id(cfg), "scores": scores, "summary": results.summarise(scores)}

@@ -1,0 +1,46 @@
+"""``gazelib train`` and ``gazelib eval`` (heavy imports inside the command functions)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_commands(subparsers) -> None:
+    from gazelib.config import PRESETS
+
+    train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
+                                  description="Train METHOD; prints the path of the run record.")
+    train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
+    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
+    train.add_argument("--preset", default="quick", choices=list(PRESETS))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field (repeatable), e.g. --set backbone=nnunet")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser("eval", help="re-evaluate a trained run on its test images",
+                                     description="Re-evaluate a checkpoint; prints the summary as JSON.")
+    evaluate.add_argument("--run", required=True, help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate.add_argument("--device", default=None, help="cpu | cuda (default: the run's)")
+    evaluate.add_argument("--scores", action="store_true", help="also print the per-image scores")
+    evaluate.set_defaults(func=_eval)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gazelib.config import make_config
+    from gazelib.train import train
+
+    cfg = make_config(args.method, args.dataset, args.preset, [f"seed={args.seed}", *args.overrides])
+    print(train(cfg, progress=not args.quiet))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gazelib.train import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.run, device=args.device)
+    if not args.scores:
+        result.pop("scores")
+    print(json.dumps(result, indent=1))
+    return 0

@@ -1,0 +1,36 @@
+"""``gazelib train`` / ``gazelib eval`` end to end on the tiny synthetic data set and method."""
+import argparse
+import json
+
+import pytest
+
+from gazelib import results
+from gazelib.train_commands import add_commands
+from tests.test_train_trainer import Disks, Tiny
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    from gazelib.data import datasets
+    from gazelib.methods import base
+
+    monkeypatch.setitem(base._REGISTRY, "tiny", Tiny())
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, root=None: Disks())
+    parser = argparse.ArgumentParser(prog="gazelib")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return lambda *argv: parser.parse_args(argv).func(parser.parse_args(argv))
+
+
+def test_train_then_eval(cli, capsys):
+    tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
+    assert cli("train", "tiny", "--preset", "smoke", "--seed", "3", "--quiet", *tiny) == 0
+    path = capsys.readouterr().out.strip()
+    rec = results.read_record(path)
+    assert rec.seed == 3 and rec.config["image_size"] == 16 and rec.config["preset"] == "smoke"
+    assert cli("eval", "--run", rec.run_id) == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == pytest.approx(rec.summary)
+
+
+def test_bad_override_is_reported(cli):
+    with pytest.raises(ValueError, match="unknown config key 'imagesize'"):
+        cli("train", "tiny", "--set", "imagesize=16")

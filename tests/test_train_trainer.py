@@ -1,0 +1,217 @@
+"""The trainer on a tiny synthetic data set and a tiny test-only method: determinism, resume,
+config checks, records -> tables, targets."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gazelib import results, targets, train
+from gazelib.config import make_config
+
+
+class Disks:
+    """A data set of RGB images of various sizes with one bright disk each (mask = the disk)."""
+    name = "kvasir"
+    in_channels = 3
+    root = None
+
+    def __init__(self, count=10):
+        rng = np.random.default_rng(0)
+        self.ids = [f"img{i:02d}" for i in range(count)]
+        self._shape = {i: (int(rng.integers(30, 44)), int(rng.integers(30, 44))) for i in self.ids}
+        self._centre = {i: rng.uniform(0.3, 0.7, 2) for i in self.ids}
+
+    def mask(self, image_id):
+        h, w = self._shape[image_id]
+        yy, xx = np.mgrid[:h, :w]
+        cy, cx = self._centre[image_id]
+        return (yy - cy * h) ** 2 + (xx - cx * w) ** 2 < (0.25 * min(h, w)) ** 2
+
+    def image(self, image_id):
+        return np.repeat((40 + 180 * self.mask(image_id))[..., None], 3, axis=2).astype(np.uint8)
+
+    def scanpath(self, image_id):
+        raise KeyError(f"{image_id} not in fixations.csv")
+
+    def split(self, name="default"):
+        return {"train": self.ids[:8], "test": self.ids[8:]}
+
+
+class Tiny:
+    """Test-only method: two convolutions, BCE to the mask."""
+    name = "tiny"
+    targets = ("mask",)
+
+    def build(self, cfg):
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(4, 1, 3, padding=1))
+
+    def loss(self, out, batch, cfg):
+        loss = F.binary_cross_entropy_with_logits(out.float(), batch["mask"])
+        return loss, {"bce": float(loss.detach())}
+
+    def predict(self, out):
+        return out
+
+
+def tiny_cfg(**overrides):
+    values = {"image_size": 16, "iterations": 6, "batch_size": 4, "lr": 0.1, "train_limit": None,
+              "test_limit": None, "checkpoint_every": 2, "device": "cpu"}
+    values.update(overrides)
+    return make_config("tiny", "kvasir", "smoke", values)
+
+
+def run(cfg, **kw):
+    return train.train(cfg, progress=False, method=Tiny(), dataset=Disks(), **kw)
+
+
+def weights(cfg):
+    return torch.load(train.checkpoint_path(train.run_id(cfg)), weights_only=False)["model"]
+
+
+def test_record_contents_and_skip(tmp_path):
+    cfg = tiny_cfg()
+    path = run(cfg)
+    rec = results.read_record(path)
+    assert rec.run_id == path.stem and rec.iterations == 6 and set(rec.scores) == {"img08", "img09"}
+    assert rec.split["n_train"] == 8 and rec.split["n_test"] == 2
+    assert rec.summary["dice_mean"] == pytest.approx(np.mean([s["dice"] for s in rec.scores.values()]))
+    assert rec.loss_history[-1][0] == 6 and math.isfinite(rec.final_loss)
+    stamp = path.stat().st_mtime_ns
+    assert train.train(cfg, progress=False, method=None, dataset=None) == path   # finished: no training
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_two_seeded_runs_are_identical(tmp_path, monkeypatch):
+    first = results.read_record(run(tiny_cfg()))
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "other"))
+    second = results.read_record(run(tiny_cfg()))
+    assert first.scores == second.scores and first.loss_history == second.loss_history
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "seed1"))
+    assert results.read_record(run(tiny_cfg(seed=1))).loss_history != first.loss_history
+
+
+def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+    cfg = tiny_cfg()
+    whole = results.read_record(run(cfg))
+    whole_weights = weights(cfg)
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "interrupted"))
+    assert run(cfg, stop_after=3) == train.checkpoint_path(train.run_id(cfg))   # mid-epoch, off the 2-step grid
+    assert not results.record_path(train.run_id(cfg)).exists()
+    resumed = results.read_record(run(cfg))
+    for name, tensor in whole_weights.items():
+        assert torch.equal(tensor, weights(cfg)[name]), name
+    assert resumed.scores == whole.scores and resumed.loss_history == whole.loss_history
+
+
+def test_checkpoint_with_other_config_is_an_error():
+    cfg = tiny_cfg()
+    run(cfg, stop_after=2)
+    path = train.checkpoint_path(train.run_id(cfg))
+    saved = torch.load(path, weights_only=False)
+    saved["config"]["lr"] = 0.5
+    torch.save(saved, path)
+    with pytest.raises(ValueError, match="different config.*'lr': \\(0.5, 0.1\\)"):
+        run(cfg)
+
+
+def test_records_to_table_over_two_seeds(tmp_path):
+    recs = [results.read_record(run(tiny_cfg(seed=s))) for s in (0, 1)]
+    df = results.load_records(method="tiny")
+    assert len(df) == 2 and set(df["seed"]) == {0, 1}
+    tab = results.table(df, by=["method", "dataset"])
+    dice = [100 * r.summary["dice_mean"] for r in recs]
+    assert tab.loc[0, "seeds"] == 2
+    assert tab.loc[0, "dice_mean"] == pytest.approx(np.mean(dice))
+    assert tab.loc[0, "dice_std"] == pytest.approx(np.std(dice, ddof=1))
+    csv, md = results.write_table(tab, "tiny")
+    assert csv.read_text().startswith("method,dataset,seeds,dice_mean")
+    assert md.read_text().splitlines()[2].startswith(f"| tiny | kvasir | 2 | {np.mean(dice):.2f} |")
+    with pytest.raises(ValueError, match="unknown filter 'nope'"):
+        results.load_records(nope=1)
+
+
+def test_table_refuses_duplicate_seeds():
+    run(tiny_cfg())
+    run(tiny_cfg(lr=0.05))
+    with pytest.raises(ValueError, match="several runs with seed"):
+        results.table(results.load_records(), by=["method"])
+    assert len(results.table(results.load_records(), by=["method", "lr"])) == 2
+
+
+def test_evaluate_checkpoint_reproduces_record():
+    cfg = tiny_cfg()
+    rec = results.read_record(run(cfg))
+    again = train.evaluate_checkpoint(rec.run_id, method=Tiny(), dataset=Disks())
+    assert again["scores"] == rec.scores
+
+
+def test_schedules():
+    cos = tiny_cfg(iterations=10, lr=1e-2, min_lr=1e-4)
+    assert train.learning_rate(cos, 0) == pytest.approx(1e-2)
+    assert train.learning_rate(cos, 5) == pytest.approx((1e-2 + 1e-4) / 2)
+    poly = tiny_cfg(iterations=10, lr=1e-2, schedule="poly")
+    assert train.learning_rate(poly, 5) == pytest.approx(1e-2 * 0.5 ** 0.9)
+
+
+def test_flips_are_shared_between_image_and_targets():
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    out = train.flip_batch({"image": x, "mask": x[:, :1].clone()}, torch.Generator().manual_seed(0))
+    assert torch.equal(out["image"][:, :1], out["mask"])
+    for i in range(2):   # each sample is one of the four flips of itself
+        assert any(torch.equal(out["image"][i], x[i].flip(d) if d else x[i]) for d in ((), (-1,), (-2,), (-1, -2)))
+
+
+def test_targets_image_normalisation_and_mask():
+    ds = Disks()
+    cfg = tiny_cfg()
+    built = targets.build_tensors(ds, ["img00"], cfg, ("image", "mask"))
+    image, mask = built["image"], built["mask"]
+    assert image.shape == (1, 3, 16, 16) and mask.shape == (1, 1, 16, 16) and mask.dtype == torch.uint8
+    outside = (np.array([40, 40, 40]) / 255 - np.array(targets.IMAGENET_MEAN)) / np.array(targets.IMAGENET_STD)
+    assert image[0, :, 0, 0].numpy() == pytest.approx(outside, abs=1e-5)   # background corner
+    assert mask[0, 0].sum() > 0 and mask[0, 0, 0, 0] == 0
+    one = targets.normalise_image(torch.tensor([[[1.0, 3.0]]]))
+    assert one.flatten().tolist() == pytest.approx([-1.0, 1.0])          # z-score for one channel
+    cached = targets.build_tensors(ds, ["img00"], cfg, ("image",))["image"]
+    assert torch.equal(cached, image)
+
+
+def test_missing_gaze_names_the_image():
+    with pytest.raises(ValueError, match="'img00' of kvasir has no gaze.*fixations.csv"):
+        targets.build_tensors(Disks(), ["img00"], tiny_cfg(), ("vam_soft",))
+
+
+class GazedDisks(Disks):
+    def scanpath(self, image_id):
+        return None   # only its presence is checked; the maps come from the fake gaze_maps below
+
+
+def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
+    crf = np.array([[0.1, 0.35], [0.6, 0.9]], dtype=np.float32)
+    calls = []
+
+    def fake(dataset, kind, ids, **params):
+        calls.append((kind, params))
+        return {i: crf for i in ids}
+
+    monkeypatch.setattr(targets, "_gaze_maps", fake)
+    cfg = tiny_cfg(image_size=4, levels=(0.5, 0.3), under_threshold=0.7)
+    built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "mask07", "crf_soft"))
+    level05 = np.kron([[0, 0], [1, 1]], np.ones((2, 2)))
+    level03 = np.kron([[0, 1], [1, 1]], np.ones((2, 2)))
+    assert built["pseudo_masks"][0].numpy().tolist() == [level05.tolist(), level03.tolist()]
+    assert built["mask07"][0, 0].numpy().tolist() == np.kron([[0, 0], [0, 1]], np.ones((2, 2))).tolist()
+    soft = built["crf_soft"][0, 0].numpy()   # values < 0.5 zeroed at the original resolution, then resized
+    assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.9)
+    assert calls[0] == ("crf", {"sigma": 70.0})
+
+
+def test_learns_the_easy_task_end_to_end():
+    """Image, mask, flips, prediction and upsampling to each image's own size must line up."""
+    rec = results.read_record(run(tiny_cfg(iterations=80, lr=0.5, momentum=0.9, checkpoint_every=1000)))
+    assert rec.summary["dice_mean"] > 0.8, rec.summary
