@@ -118,14 +118,12 @@ def _compute_chunk(kind: str, ids: list[str], params: dict, directory: Path) -> 
     return ids
 
 
-def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
-              chunk: int = 25, **params) -> dict[str, np.ndarray]:
-    """``{id: float32 map}`` of ``kind`` (vam | crf | track | san) for ``ids`` (default all).
+def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
+                chunk: int = 25, **params) -> Path:
+    """Compute the maps of ``ids`` (default all) not yet cached; return the cache directory.
 
-    Shapes: vam, crf (H, W) at the image's size; track (len(ratios), H, W); san (height, width).
-    ``params`` override ``default_params(dataset.name, kind)``. Missing maps are computed in
-    ``workers`` processes (default: all cores; 1 = in this process), ``chunk`` ids per task, each
-    task writing its own part file so memory stays bounded by the chunk.
+    Missing maps are computed in ``workers`` processes (default: all cores; 1 = in this process),
+    ``chunk`` ids per task, each task writing its own part file, so memory stays bounded by a chunk.
     """
     from tqdm import tqdm
 
@@ -149,6 +147,20 @@ def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress
                                  [directory] * len(chunks)):
                 bar.update(len(done))
     bar.close()
+    return directory
+
+
+def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
+              chunk: int = 25, **params) -> dict[str, np.ndarray]:
+    """``{id: float32 map}`` of ``kind`` (vam | crf | track | san) for ``ids`` (default all).
+
+    Shapes: vam, crf (H, W) at the image's size; track (len(ratios), H, W); san (height, width).
+    ``params`` override ``default_params(dataset.name, kind)``; missing maps are computed first
+    (``ensure_maps``). All maps of a large data set at full size take memory (Kvasir crf: ~1.4 GB):
+    pass ``ids`` in batches where that matters.
+    """
+    ids = list(dataset.ids if ids is None else ids)
+    directory = ensure_maps(dataset, kind, ids, workers, progress, chunk, **params)
     maps = _read_parts(directory, set(ids))
     return {id: maps[id] for id in ids}
 
