@@ -56,3 +56,15 @@ def test_cli_registers_gaze_cache_and_quality():
     args = parser.parse_args(["gaze", "quality", "--dataset", "nci_isbi", "--crf-scale", "0.5"])
     assert args.func is commands._quality and args.crf_scale == 0.5
     assert parser.parse_args(["gaze", "cache", "--dataset", "kvasir", "--kinds", "vam"]).kinds == ["vam"]
+
+
+def test_compare_flags_mean_differences_against_the_tolerance(tmp_path):
+    import pandas as pd
+
+    from gazelib.gaze.quality import compare
+
+    pd.DataFrame({"id": ["a", "b"], "crf>0.5 dice": [0.8, 0.6]}).to_csv(tmp_path / "x_per_image.csv", index=False)
+    pd.DataFrame({"id": ["b", "a"], "crf>0.5 dice": [0.6, 0.808]}).to_csv(tmp_path / "y_per_image.csv", index=False)
+    report = compare(tmp_path, "x", "y")
+    text = report.read_text()
+    assert "0.0040" in text and "True" in text       # mean moves by 0.008 / 2 = 0.004 < 0.005

@@ -19,6 +19,12 @@ def add_commands(subparsers) -> None:
     quality.add_argument("--out", type=Path, help="default <results root>/quality")
     quality.set_defaults(func=_quality)
 
+    compare = commands.add_parser("compare", help="mean scores of two quality records side by side")
+    compare.add_argument("a", help="stem of a record, e.g. kvasir_crf-scale1")
+    compare.add_argument("b")
+    compare.add_argument("--out", type=Path, help="default <results root>/quality")
+    compare.set_defaults(func=_compare)
+
 
 def _common(parser) -> None:
     parser.add_argument("--dataset", required=True, choices=["kvasir", "nci_isbi"])
@@ -53,4 +59,12 @@ def _quality(args) -> int:
     stem = dataset.name if args.crf_scale is None else f"{dataset.name}_crf-scale{args.crf_scale:g}"
     for path in write_quality(table, provenance, args.out or results_root() / "quality", stem):
         print(path)
+    return 0
+
+
+def _compare(args) -> int:
+    from gazelib.gaze.quality import compare
+    from gazelib.paths import results_root
+
+    print(compare(args.out or results_root() / "quality", args.a, args.b))
     return 0

@@ -154,3 +154,27 @@ def write_quality(table: pd.DataFrame, provenance: dict, out_dir, stem: str) -> 
     paths[2].write_text(header + summary.to_markdown(floatfmt=".4f") + "\n")
     paths[3].write_text(json.dumps({**provenance, "summary": summary.to_dict(orient="index")}, indent=1))
     return paths
+
+
+def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path:
+    """Mean per-image scores of two quality records side by side -> ``compare_<a>_vs_<b>.md/.json``.
+
+    ``|mean_b - mean_a| < tolerance`` is the criterion for a speed switch not to move the results.
+    """
+    out_dir = Path(out_dir)
+    a, b = (pd.read_csv(out_dir / f"{stem}_per_image.csv", index_col="id") for stem in (stem_a, stem_b))
+    if sorted(a.index) != sorted(b.index):
+        raise ValueError(f"{stem_a} and {stem_b} cover different images ({len(a)} vs {len(b)})")
+    b = b.loc[a.index]
+    common = [c for c in a.columns if c in b.columns]
+    table = pd.DataFrame({stem_a: a[common].mean(), stem_b: b[common].mean()}).rename_axis("score")
+    table["difference"] = table[stem_b] - table[stem_a]
+    table["max |per-image difference|"] = (b[common] - a[common]).abs().max()
+    table[f"|difference| < {tolerance:g}"] = table["difference"].abs() < tolerance
+    stem = out_dir / f"compare_{stem_a}_vs_{stem_b}"
+    stem.with_suffix(".md").write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
+                                       + table.to_markdown(floatfmt=".4f") + "\n")
+    stem.with_suffix(".json").write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
+                                                     "tolerance": tolerance, "git_revision": _git_revision(),
+                                                     "scores": table.to_dict(orient="index")}, indent=1))
+    return stem.with_suffix(".md")
