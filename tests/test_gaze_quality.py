@@ -64,7 +64,7 @@ def test_compare_flags_mean_differences_against_the_tolerance(tmp_path):
     from gazelib.gaze.quality import compare
 
     pd.DataFrame({"id": ["a", "b"], "crf>0.5 dice": [0.8, 0.6]}).to_csv(tmp_path / "x_per_image.csv", index=False)
-    pd.DataFrame({"id": ["b", "a"], "crf>0.5 dice": [0.6, 0.808]}).to_csv(tmp_path / "y_per_image.csv", index=False)
-    report = compare(tmp_path, "x", "y")
+    pd.DataFrame({"id": ["b", "a"], "crf>0.5 dice": [0.6, 0.808]}).to_csv(tmp_path / "y.5_per_image.csv", index=False)
+    report = compare(tmp_path, "x", "y.5")
     text = report.read_text()
     assert "0.0040" in text and "True" in text       # mean moves by 0.008 / 2 = 0.004 < 0.005

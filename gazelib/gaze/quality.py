@@ -171,10 +171,10 @@ def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path
     table["difference"] = table[stem_b] - table[stem_a]
     table["max |per-image difference|"] = (b[common] - a[common]).abs().max()
     table[f"|difference| < {tolerance:g}"] = table["difference"].abs() < tolerance
-    stem = out_dir / f"compare_{stem_a}_vs_{stem_b}"
-    stem.with_suffix(".md").write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
+    md, js = (out_dir / f"compare_{stem_a}_vs_{stem_b}.{ext}" for ext in ("md", "json"))
+    md.write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
                                        + table.to_markdown(floatfmt=".4f") + "\n")
-    stem.with_suffix(".json").write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
+    js.write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
                                                      "tolerance": tolerance, "git_revision": _git_revision(),
                                                      "scores": table.to_dict(orient="index")}, indent=1))
-    return stem.with_suffix(".md")
+    return md
