@@ -1,0 +1,180 @@
+"""Pseudo-label quality against the ground truth: how good is each gaze-derived map as a mask?
+
+Per image: Dice / precision / recall of the heatmap > 0.5 and the CRF map > 0.5 (the GazeMedSeg
+authors' check, strict >), of every GazeMedSeg level (CRF >= t) and of GradTrack's 0.7 mask
+(CRF >= 0.7); for each track ratio r, the coverage of the mask by the track support
+(|mask & G^r > 0| / |mask|) and the fraction of the support inside the mask (|mask & G^r > 0| / |G^r > 0|).
+Ratios use ``eps = 1e-6`` in the denominator like the authors' Dice, so an empty prediction scores 0.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gazelib.gaze import cache
+from gazelib.gaze.masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+
+EPS = 1e-6
+_BATCH = 50   # images read from the cache at a time (bounds memory)
+
+
+def binary_scores(pred: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """``dice = 2|P&M| / (|P| + |M| + eps)``, ``precision = |P&M| / (|P| + eps)``, ``recall = |P&M| / (|M| + eps)``."""
+    inter, p, m = float((pred & mask).sum()), float(pred.sum()), float(mask.sum())
+    return {"dice": 2 * inter / (p + m + EPS), "precision": inter / (p + EPS), "recall": inter / (m + EPS)}
+
+
+def image_quality(mask: np.ndarray, heat: np.ndarray, tracks: np.ndarray, ratios, crf: np.ndarray | None = None,
+                  levels=()) -> dict[str, float]:
+    """All scores of one image (see the module docstring); CRF scores only when ``crf`` is given."""
+    if heat.shape != mask.shape:
+        raise ValueError(f"heatmap shape {heat.shape} differs from mask shape {mask.shape}")
+    preds = {"heatmap>0.5": heat > 0.5}
+    if crf is not None:
+        preds["crf>0.5"] = crf > 0.5
+        for level, pm in zip(levels, pseudo_masks(crf, levels)):
+            preds[f"crf>={level:g}"] = pm
+        preds[f"crf>={UNDER_ACTIVATION:g}"] = pseudo_masks(crf, [UNDER_ACTIVATION])[0]
+    row = {f"{name} {score}": value for name, pred in preds.items() for score, value in binary_scores(pred, mask).items()}
+    for ratio, track in zip(ratios, tracks):
+        support = track > 0
+        inter = float((support & mask).sum())
+        row[f"track{ratio * 100:g} coverage"] = inter / (mask.sum() + EPS)
+        row[f"track{ratio * 100:g} inside"] = inter / (support.sum() + EPS)
+    return row
+
+
+class NciIsbiLabels:
+    """NCI-ISBI gaze slices with masks from the NRRD labels (the T2 images are not needed, nor here).
+
+    ``mask(id)`` = ``volume[:, :, k-1].T > 0`` of the case's label file (``gazelib.data.nci_isbi``);
+    scanpaths from the GazeMedSeg fixation file. ``image`` raises: no CRF without images.
+    """
+    name = "nci_isbi"
+    has_images = False
+
+    def __init__(self, root):
+        from gazelib.data.fixations import read_fixations
+
+        root = Path(root)
+        self.labels_dir = root / "nci-isbi" / "labels"
+        self.fixation_file = root / "gazemedseg" / "nci-isbi_fixation.csv"
+        self.scanpaths = read_fixations(self.fixation_file)
+        self.ids = sorted(self.scanpaths)
+        self._volumes: dict[str, np.ndarray] = {}
+
+    def scanpath(self, id: str):
+        return self.scanpaths[id]
+
+    def mask(self, id: str) -> np.ndarray:
+        from gazelib.data.nci_isbi import read_label
+
+        case, k = id.rsplit("_", 1)
+        if case not in self._volumes:
+            files = sorted(self.labels_dir.glob(f"{case}*.nrrd"))
+            if not files:
+                raise FileNotFoundError(f"no label file for case {case!r} (id {id!r}) in {self.labels_dir}")
+            self._volumes = {case: read_label(files[0])[0]}   # ids are sorted: one case at a time
+        return self._volumes[case][:, :, int(k) - 1].T > 0
+
+    def image(self, id: str):
+        raise FileNotFoundError(f"NCI-ISBI T2 images are not available here (id {id!r}); only labels")
+
+
+def open_dataset(name: str, root=None):
+    """``load_dataset(name, root)``; for NCI-ISBI without prepared slices, the labels-only ``NciIsbiLabels``."""
+    from gazelib.data.datasets import DataMissingError, load_dataset
+    from gazelib.paths import data_root
+
+    try:
+        return load_dataset(name, root)
+    except DataMissingError:
+        if name != "nci_isbi":
+            raise
+        return NciIsbiLabels(root if root is not None else data_root())
+
+
+def _git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def quality(dataset, workers: int | None = None, progress: bool = True, crf_params: dict | None = None,
+            track_params: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per-image scores (DataFrame indexed by id) and the provenance of every map used."""
+    with_crf = getattr(dataset, "has_images", True)
+    kinds = {"vam": {}, "track": dict(track_params or {})} | ({"crf": dict(crf_params or {})} if with_crf else {})
+    timings = {}
+    for kind, params in kinds.items():
+        start = time.time()
+        cache.ensure_maps(dataset, kind, workers=workers, progress=progress, **params)
+        timings[kind] = round(time.time() - start, 1)
+    resolved = {kind: cache.resolve_params(dataset.name, kind, params) for kind, params in kinds.items()}
+    ratios, levels = resolved["track"]["ratios"], levels_for(dataset.name, 2)
+    rows = {}
+    for i in range(0, len(dataset.ids), _BATCH):
+        batch = dataset.ids[i:i + _BATCH]
+        maps = {kind: cache.gaze_maps(dataset, kind, batch, progress=False, **params) for kind, params in kinds.items()}
+        for id in batch:
+            rows[id] = image_quality(dataset.mask(id), maps["vam"][id], maps["track"][id], ratios,
+                                     maps["crf"][id] if with_crf else None, levels)
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("id")
+    provenance = {"dataset": dataset.name, "n_images": len(table), "params": resolved, "levels": list(levels),
+                  "under_activation": UNDER_ACTIVATION, "git_revision": _git_revision(),
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "map_seconds_incl_cache_reads": timings,
+                  "made_by": "gazelib.gaze.quality.quality"}
+    return table, provenance
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std, median over images of every score column."""
+    return table.agg(["mean", "std", "median"]).T.rename_axis("score")
+
+
+def write_quality(table: pd.DataFrame, provenance: dict, out_dir, stem: str) -> list[Path]:
+    """``<stem>_per_image.csv``, ``<stem>_summary.csv``, ``<stem>_summary.md``, ``<stem>_summary.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize(table)
+    paths = [out_dir / f"{stem}_{suffix}" for suffix in ("per_image.csv", "summary.csv", "summary.md", "summary.json")]
+    table.to_csv(paths[0], float_format="%.6f")
+    summary.to_csv(paths[1], float_format="%.6f")
+    header = (f"# Gaze pseudo-label quality: {provenance['dataset']} ({provenance['n_images']} images)\n\n"
+              f"git {provenance['git_revision']}, {provenance['time']}. Parameters: see `{paths[3].name}`.\n\n")
+    paths[2].write_text(header + summary.to_markdown(floatfmt=".4f") + "\n")
+    paths[3].write_text(json.dumps({**provenance, "summary": summary.to_dict(orient="index")}, indent=1))
+    return paths
+
+
+def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path:
+    """Mean per-image scores of two quality records side by side -> ``compare_<a>_vs_<b>.md/.json``.
+
+    ``|mean_b - mean_a| < tolerance`` is the criterion for a speed switch not to move the results.
+    """
+    out_dir = Path(out_dir)
+    a, b = (pd.read_csv(out_dir / f"{stem}_per_image.csv", index_col="id") for stem in (stem_a, stem_b))
+    if sorted(a.index) != sorted(b.index):
+        raise ValueError(f"{stem_a} and {stem_b} cover different images ({len(a)} vs {len(b)})")
+    b = b.loc[a.index]
+    common = [c for c in a.columns if c in b.columns]
+    table = pd.DataFrame({stem_a: a[common].mean(), stem_b: b[common].mean()}).rename_axis("score")
+    table["difference"] = table[stem_b] - table[stem_a]
+    table["max |per-image difference|"] = (b[common] - a[common]).abs().max()
+    table[f"|difference| < {tolerance:g}"] = table["difference"].abs() < tolerance
+    md, js = (out_dir / f"compare_{stem_a}_vs_{stem_b}.{ext}" for ext in ("md", "json"))
+    md.write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
+                                       + table.to_markdown(floatfmt=".4f") + "\n")
+    js.write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
+                                                     "tolerance": tolerance, "git_revision": _git_revision(),
+                                                     "scores": table.to_dict(orient="index")}, indent=1))
+    return md

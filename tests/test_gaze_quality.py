@@ -1,0 +1,70 @@
+"""Pseudo-label quality scores, the labels-only NCI-ISBI source and the CLI wiring."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from gazelib.gaze import commands
+from gazelib.gaze.quality import NciIsbiLabels, binary_scores, image_quality, summarize
+
+
+def test_binary_scores_by_hand():
+    mask = np.zeros((4, 4), bool)
+    mask[:2] = True                      # 8 pixels
+    pred = np.zeros((4, 4), bool)
+    pred[1:3] = True                     # 8 pixels, 4 inside
+    scores = binary_scores(pred, mask)
+    assert scores["dice"] == pytest.approx(0.5) and scores["precision"] == pytest.approx(0.5)
+    assert scores["recall"] == pytest.approx(0.5)
+    assert binary_scores(np.zeros_like(mask), mask)["precision"] == 0
+
+
+def test_image_quality_thresholds_and_track_coverage():
+    mask = np.zeros((2, 5), bool)
+    mask[:, :2] = True                                       # 4 pixels
+    crf = np.array([[0.9, 0.6, 0.45, 0.3, 0.1]] * 2)
+    tracks = np.array([[[0.5, 0, 0, 0, 0]] * 2, [[0.5, 0.4, 0.3, 0, 0]] * 2])
+    row = image_quality(mask, crf, tracks, (0.5, 1.0), crf=crf, levels=(0.5, 0.3))
+    assert row["crf>0.5 dice"] == pytest.approx(1.0)
+    assert row["crf>=0.3 precision"] == pytest.approx(4 / 8)           # >= keeps the 0.3 column
+    assert row["crf>=0.7 recall"] == pytest.approx(2 / 4)
+    assert row["track50 coverage"] == pytest.approx(0.5) and row["track50 inside"] == pytest.approx(1.0)
+    assert row["track100 coverage"] == pytest.approx(1.0) and row["track100 inside"] == pytest.approx(4 / 6)
+    assert summarize(__import__("pandas").DataFrame([row, row])).loc["track100 inside", "mean"] == pytest.approx(4 / 6)
+
+
+def test_nci_isbi_masks_come_from_the_transposed_label_slice(mirror):
+    from gazelib.data.nci_isbi import read_label
+
+    labels = NciIsbiLabels(mirror)
+    assert len(labels.ids) == 789
+    id = next(i for i in labels.ids if i.startswith("Prostate3T-01-0001_"))
+    volume = read_label(mirror / "nci-isbi" / "labels" / "Prostate3T-01-0001.nrrd")[0]
+    k = int(id.rsplit("_", 1)[1])
+    mask = labels.mask(id)
+    np.testing.assert_array_equal(mask, volume[:, :, k - 1].T > 0)
+    assert mask.any() and mask.shape == (labels.scanpath(id).height, labels.scanpath(id).width)
+    with pytest.raises(FileNotFoundError, match="not available"):
+        labels.image(id)
+
+
+def test_cli_registers_gaze_cache_and_quality():
+    parser = argparse.ArgumentParser()
+    commands.add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gaze", "quality", "--dataset", "nci_isbi", "--crf-scale", "0.5"])
+    assert args.func is commands._quality and args.crf_scale == 0.5
+    assert parser.parse_args(["gaze", "cache", "--dataset", "kvasir", "--kinds", "vam"]).kinds == ["vam"]
+
+
+def test_compare_flags_mean_differences_against_the_tolerance(tmp_path):
+    import pandas as pd
+
+    from gazelib.gaze.quality import compare
+
+    pd.DataFrame({"id": ["a", "b"], "crf>0.5 dice": [0.8, 0.6]}).to_csv(tmp_path / "x_per_image.csv", index=False)
+    pd.DataFrame({"id": ["b", "a"], "crf>0.5 dice": [0.6, 0.808]}).to_csv(tmp_path / "y.5_per_image.csv", index=False)
+    report = compare(tmp_path, "x", "y.5")
+    text = report.read_text()
+    assert "0.0040" in text and "True" in text       # mean moves by 0.008 / 2 = 0.004 < 0.005
