@@ -12,6 +12,9 @@ import sys
 
 COMMAND_GROUPS = (
     "gazelib.data.commands",   # gazelib data fetch | verify | check-gaze | prepare-nci-isbi
+    "gazelib.gaze.commands",   # gazelib gaze cache | quality | compare
+    "gazelib.train_commands",  # gazelib train | eval
+    "gazelib.reproduce",       # gazelib reproduce | figures
 )
 
 
