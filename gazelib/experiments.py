@@ -98,18 +98,26 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images) and the record path.
     """
     from gazelib.config import make_config
-    from gazelib.results import read_record
-    from gazelib.train import train
+    from gazelib.results import read_record, record_path
+    from gazelib.train import run_id
+    from gazelib.train import train as train_run
 
-    rows = []
+    rows, missing = [], []
     jobs = [(exp, seed) for exp in experiments for seed in seeds]
-    for exp, seed in tqdm(jobs, desc=f"{profile} runs", unit="run"):
+    for exp, seed in tqdm(jobs, desc=f"{profile} runs", unit="run", disable=not train):
         overrides = [*exp.overrides, f"seed={seed}", f"device={device}"]
         cfg = make_config(exp.method, dataset=dataset, preset=preset_for(profile, dataset), overrides=overrides)
-        path = train(cfg)
+        path = train_run(cfg, progress=False) if train else record_path(run_id(cfg))
+        if not path.exists():
+            missing.append(f"{exp.label} (seed {seed})")
+            continue
         record = read_record(path)
-        rows.append({"label": exp.label, "method": exp.method, "seed": seed, "run_id": record["run_id"],
-                     **record["summary"], "record": str(path)})
+        rows.append({"label": exp.label, "method": exp.method, "seed": seed, "run_id": record.run_id,
+                     "dice": record.summary["dice_mean"], "iou": record.summary["iou_mean"],
+                     "hd95": record.summary["hd95_mean"], "device": record.device,
+                     "train_fraction": record.config["train_fraction"], "record": str(path)})
+    if missing:
+        print(f"no record yet for {len(missing)} run(s), left out: {', '.join(missing)}")
     return pd.DataFrame(rows)
 
 

@@ -87,3 +87,16 @@ def show_source(obj) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(f"```python\n{inspect.getsource(obj)}\n```"))
+
+
+def dice_per_threshold(per_image: pd.DataFrame) -> plt.Figure:
+    """Box plot of the per-image Dice of every pseudo-mask of a quality record, mean as a dot."""
+    columns = [c for c in per_image.columns if c.endswith(" dice")]
+    long = per_image[columns].melt(var_name="pseudo-mask", value_name="Dice")
+    long["pseudo-mask"] = long["pseudo-mask"].str.removesuffix(" dice")
+    fig, ax = plt.subplots(figsize=(1.2 * len(columns) + 2, 4))
+    sns.boxplot(data=long, x="pseudo-mask", y="Dice", ax=ax, color="#b7d3e6", fliersize=1.5)
+    sns.pointplot(data=long, x="pseudo-mask", y="Dice", ax=ax, color="crimson", errorbar=None, linestyle="none")
+    ax.set_title(f"Pseudo-mask Dice against the ground truth ({len(per_image)} images)")
+    ax.set_xlabel("")
+    return fig

@@ -41,6 +41,29 @@ class RunRecord:
     started: str
     finished: str
     loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
+    qualitative: dict[str, dict] = field(default_factory=dict)      # image id -> run-length predicted mask
+
+
+def encode_mask(mask: np.ndarray) -> dict:
+    """Run-length code of a boolean mask (row-major, runs alternate starting with False)."""
+    flat = np.asarray(mask, dtype=bool).ravel()
+    changes = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0, *counts]
+    return {"shape": list(mask.shape), "counts": counts}
+
+
+def decode_mask(code: dict) -> np.ndarray:
+    """Inverse of ``encode_mask``."""
+    values = np.arange(len(code["counts"])) % 2 == 1
+    return np.repeat(values, code["counts"]).reshape(code["shape"])
+
+
+def qualitative_masks(path: Path | str) -> dict[str, np.ndarray]:
+    """The predicted masks a run record keeps for qualitative figures, by image id."""
+    return {image_id: decode_mask(code) for image_id, code in read_record(path).qualitative.items()}
 
 
 def summarise(scores: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -42,7 +42,10 @@ from gazelib.targets import build_tensors, ids_hash
 POLY_POWER = 0.9
 SUBSET_SEED = 0          # subsets (train_fraction, limits) are fixed per split, not per run seed
 EVAL_BATCH = 32
-NOT_IN_HASH = ("seed", "checkpoint_every")   # seed is its own part of the run id; checkpointing changes nothing
+QUALITATIVE_IMAGES = 4   # test images whose predicted masks a record keeps (qualitative figures)
+# seed is its own part of the run id; checkpointing changes nothing; the device a run used is in its
+# record (so `make figures` on a laptop finds the records of GPU runs).
+NOT_IN_HASH = ("seed", "checkpoint_every", "device")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -50,7 +53,7 @@ NOT_IN_HASH = ("seed", "checkpoint_every")   # seed is its own part of the run i
 # ------------------------------------------------------------------------------------------------
 
 def _comparable(config: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k != "checkpoint_every"}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k not in ("checkpoint_every", "device")}
 
 
 def run_id(cfg: Config) -> str:
@@ -255,7 +258,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     if state["iteration"] < cfg.iterations:
         return ckpt
     start = time.perf_counter()
-    scores = evaluate(model, method, dataset, test_ids, cfg)
+    scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
     eval_time = time.perf_counter() - start
     record = results.RunRecord(
         run_id=rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=asdict(cfg),
@@ -266,7 +269,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         wall_time_s=state["train_time"] + eval_time,
         train_images_per_s=cfg.iterations * batch_size / max(state["train_time"], 1e-9),
         eval_images_per_s=len(test_ids) / max(eval_time, 1e-9), started=state["started"], finished=_now(),
-        loss_history=state["history"])
+        loss_history=state["history"], qualitative=qualitative)
     return results.write_record(record)
 
 
@@ -340,18 +343,27 @@ def predict_logits(model, method, images: torch.Tensor, cfg: Config, device: tor
     return torch.cat(out)
 
 
-def evaluate(model, method, dataset, ids: list[str], cfg: Config) -> dict[str, dict[str, float]]:
-    """Per-image ``{"dice", "iou", "hd95"}``: logits at ``cfg.image_size`` are upsampled bilinearly to
-    each image's own resolution and thresholded at sigmoid 0.5 (logit 0), then scored against the mask."""
+def predicted_masks(model, method, dataset, ids: list[str], cfg: Config):
+    """Yield ``(id, prediction, truth)`` boolean masks at each image's own resolution: logits at
+    ``cfg.image_size`` are upsampled bilinearly and thresholded at sigmoid 0.5 (logit 0)."""
     device = next(model.parameters()).device
     images = build_tensors(dataset, ids, cfg, ("image",))["image"]
     logits = predict_logits(model, method, images, cfg, device)
-    scores = {}
     for image_id, logit in zip(ids, logits):
         truth = np.asarray(dataset.mask(image_id), dtype=bool)
         full = F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
-        scores[image_id] = metrics.scores((full > 0).numpy(), truth)
-    return scores
+        yield image_id, (full > 0).numpy(), truth
+
+
+def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0):
+    """Per-image ``{"dice", "iou", "hd95"}`` of ``predicted_masks``, and the predicted masks of the
+    first ``keep`` ids (run-length encoded) for qualitative figures."""
+    scores, kept = {}, {}
+    for image_id, prediction, truth in predicted_masks(model, method, dataset, ids, cfg):
+        scores[image_id] = metrics.scores(prediction, truth)
+        if len(kept) < keep:
+            kept[image_id] = results.encode_mask(prediction)
+    return scores, kept
 
 
 def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
@@ -377,5 +389,5 @@ def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | No
     model, method, cfg = load_checkpoint(path, method=method, device=device)
     method, dataset = _resolve(cfg, method, dataset)
     _, test_ids = select_ids(dataset, cfg)
-    scores = evaluate(model, method, dataset, test_ids, cfg)
+    scores, _ = evaluate(model, method, dataset, test_ids, cfg)
     return {"run_id": run_id(cfg), "scores": scores, "summary": results.summarise(scores)}

@@ -54,4 +54,4 @@ def test_01_gaze_to_pseudo_labels(mirror, shared_cache, tmp_path, monkeypatch):
     for name in ("scanpaths", "vam", "crf", "levels", "tracks", "san_targets", "quality_dice_per_threshold"):
         assert {f"01_{name}_kvasir.png", f"01_{name}_kvasir.pdf"} <= figures, name
     per_image = pd.read_csv(next((tmp_path / "results" / "quality").glob("*per_image*.csv")))
-    assert len(per_image) == 8 and per_image["image_id"].is_unique
+    assert len(per_image) == 8 and per_image["id"].is_unique

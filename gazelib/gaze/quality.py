@@ -110,20 +110,23 @@ def _git_revision() -> str:
 
 
 def quality(dataset, workers: int | None = None, progress: bool = True, crf_params: dict | None = None,
-            track_params: dict | None = None) -> tuple[pd.DataFrame, dict]:
-    """Per-image scores (DataFrame indexed by id) and the provenance of every map used."""
+            track_params: dict | None = None, ids: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per-image scores (DataFrame indexed by id) and the provenance of every map used.
+
+    ``ids``: the images to score (default: all of the data set)."""
+    ids = list(dataset.ids if ids is None else ids)
     with_crf = getattr(dataset, "has_images", True)
     kinds = {"vam": {}, "track": dict(track_params or {})} | ({"crf": dict(crf_params or {})} if with_crf else {})
     timings = {}
     for kind, params in kinds.items():
         start = time.time()
-        cache.ensure_maps(dataset, kind, workers=workers, progress=progress, **params)
+        cache.ensure_maps(dataset, kind, ids, workers=workers, progress=progress, **params)
         timings[kind] = round(time.time() - start, 1)
     resolved = {kind: cache.resolve_params(dataset.name, kind, params) for kind, params in kinds.items()}
     ratios, levels = resolved["track"]["ratios"], levels_for(dataset.name, 2)
     rows = {}
-    for i in range(0, len(dataset.ids), _BATCH):
-        batch = dataset.ids[i:i + _BATCH]
+    for i in range(0, len(ids), _BATCH):
+        batch = ids[i:i + _BATCH]
         maps = {kind: cache.gaze_maps(dataset, kind, batch, progress=False, **params) for kind, params in kinds.items()}
         for id in batch:
             rows[id] = image_quality(dataset.mask(id), maps["vam"][id], maps["track"][id], ratios,
