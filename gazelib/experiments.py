@@ -138,7 +138,8 @@ def summarize(runs: pd.DataFrame, dataset: str, reference: str | None = None) ->
                   device=("device", lambda d: ", ".join(sorted(set(d)))))
              .reset_index())
     if reference is not None:
-        quoted = paper_values(dataset, reference).set_index("method")
+        quoted = paper_values(dataset, reference)
+        quoted = quoted[quoted.method.isin(table.label)].set_index("method")
         table["paper_dice"] = table.label.map(quoted.dice_mean)
         table["paper_std"] = table.label.map(quoted.dice_std)
     return table

@@ -55,3 +55,69 @@ def test_01_gaze_to_pseudo_labels(mirror, shared_cache, tmp_path, monkeypatch):
         assert {f"01_{name}_kvasir.png", f"01_{name}_kvasir.pdf"} <= figures, name
     per_image = pd.read_csv(next((tmp_path / "results" / "quality").glob("*per_image*.csv")))
     assert len(per_image) == 8 and per_image["id"].is_unique
+
+
+def _records(tmp_path: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("*.json")]
+
+
+def _table(tmp_path: Path, name: str) -> pd.DataFrame:
+    md = tmp_path / "results" / "tables" / f"{name}.md"
+    assert md.is_file(), f"{md.name} not written"
+    return pd.read_csv(tmp_path / "results" / "tables" / f"{name}.csv")
+
+
+def test_02_baselines(mirror, shared_cache, tmp_path, monkeypatch):
+    _run(REPO / "notebooks/02_baselines.py", mirror, shared_cache, tmp_path, monkeypatch)
+    records = _records(tmp_path)
+    assert sorted((r["method"], r["config"]["backbone"]) for r in records if r["method"] == "full") == [
+        ("full", "nnunet"), ("full", "unet")]
+    assert {r["method"] for r in records} == {"full", "vam", "vam_crf"}
+    assert all(len(r["scores"]) == r["split"]["n_test"] > 0 for r in records)
+    table = _table(tmp_path, "02_baselines_kvasir_smoke")
+    assert table.label.tolist() == ["U-Net", "nnU-Net", "VAM", "VAM_D-CRF"]
+    assert table.paper_dice.notna().all()
+    assert {"02_baselines_kvasir_smoke.png", "02_baselines_kvasir_smoke.pdf"} <= _figures(tmp_path, "02_")
+
+
+def test_03_gazemedseg(mirror, shared_cache, tmp_path, monkeypatch):
+    _run(REPO / "notebooks/03_gazemedseg.py", mirror, shared_cache, tmp_path, monkeypatch)
+    levels = sorted(len(r["config"]["levels"]) for r in _records(tmp_path) if r["config"]["cons_mode"] == "prop"
+                    and r["config"]["cons_weight"] == 3.0)
+    assert levels == [1, 2, 3, 4, 5]
+    assert _table(tmp_path, "03_gazemedseg_consistency_kvasir_smoke").label.tolist() == [
+        "no consistency", "pure", "prop (LPP)"]
+    assert len(_table(tmp_path, "03_gazemedseg_weight_kvasir_smoke")) == 4
+    assert "03_gazemedseg_ablations_kvasir_smoke.png" in _figures(tmp_path, "03_")
+
+
+def test_04_gradtrack(mirror, shared_cache, tmp_path, monkeypatch):
+    _run(REPO / "notebooks/04_gradtrack.py", mirror, shared_cache, tmp_path, monkeypatch)
+    table2 = _table(tmp_path, "04_gradtrack_table2_kvasir_smoke")
+    assert table2.label.tolist() == ["Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.",
+                                     "TA Dec. (GradTrack)"]
+    assert table2.paper_dice.notna().all()
+    assert _table(tmp_path, "04_gradtrack_components_kvasir_smoke").label.tolist() == ["#1", "#2", "#3", "#4"]
+    assert len(_table(tmp_path, "04_gradtrack_tau_kvasir_smoke")) == 7
+    assert {r["config"]["tau"] for r in _records(tmp_path)} == {0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5}
+    assert "04_gradtrack_ablations_kvasir_smoke.pdf" in _figures(tmp_path, "04_")
+
+
+def test_05_selective_attention(mirror, shared_cache, tmp_path, monkeypatch):
+    _run(REPO / "notebooks/05_selective_attention.py", mirror, shared_cache, tmp_path, monkeypatch)
+    runs = {(r["config"]["san_variant"], r["config"]["train_fraction"]) for r in _records(tmp_path)}
+    assert runs == {(v, f) for v in ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours")
+                    for f in (0.2, 0.3, 0.5, 0.7)}
+    table = _table(tmp_path, "05_selective_attention_kvasir_smoke")
+    assert table.label.tolist() == ["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]
+    assert {"05_selective_attention_kvasir_smoke.png", "05_san_estimate_kvasir_smoke.png"} <= _figures(tmp_path, "05_")
+
+
+def test_06_results(mirror, shared_cache, tmp_path, monkeypatch):
+    _run(REPO / "notebooks/06_results.py", mirror, shared_cache, tmp_path, monkeypatch)
+    table1 = _table(tmp_path, "table1_kvasir_smoke")
+    measured = table1[table1.source.str.startswith("measured")]
+    assert measured.method.tolist() == ["U-Net", "nnU-Net", "VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack"]
+    assert table1[table1.source.str.startswith("quoted")].method.tolist() == [
+        "PointSup", "AGMM", "AGMM", "USTM", "DMPLS", "BoxInst", "BoxTeacher"]
+    assert {"06_qualitative_kvasir_smoke.png", "06_measured_vs_paper_kvasir_smoke.png"} <= _figures(tmp_path, "06_")
