@@ -88,7 +88,7 @@ show_source(AAB)
 
 # %%
 runs = run_grid(SAN_TABLE, profile, dataset, seeds, device, train=train)
-runs["ratio"] = runs.record.map(lambda p: pd.read_json(p, typ="series")["config"]["train_fraction"])
+runs["ratio"] = runs.train_fraction
 table = (runs.assign(dice=runs.dice * 100)
          .pivot_table(index="label", columns="ratio", values="dice", aggfunc="mean")
          .reindex(["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]))
@@ -114,22 +114,33 @@ plt.show()
 
 # %%
 from gazelib.data.datasets import load_dataset
-from gazelib.train import load_run
+from gazelib.targets import build_tensors
+from gazelib.train import checkpoint_path, load_checkpoint
 
-best = runs[(runs.label == "ours")].sort_values("ratio").iloc[-1]
-model, method, cfg, tensors = load_run(best.record, split="test", limit=3)
-with torch.no_grad():
-    estimate = torch.sigmoid(model(tensors["image"])["gaze"]).float()
-fig, axes = plt.subplots(3, 3, figsize=(9, 9))
 ds = load_dataset(dataset)
-for row, image_id in enumerate(tensors["ids"]):
-    axes[row, 0].imshow(ds.image(image_id)); axes[row, 0].set_title("image", fontsize=9)
-    axes[row, 1].imshow(tensors["gaze"][row, 0], cmap="jet"); axes[row, 1].set_title("expert gaze map", fontsize=9)
-    axes[row, 2].imshow(estimate[row, 0], cmap="jet"); axes[row, 2].set_title("SAN estimate (1/16)", fontsize=9)
-for ax in axes.flat:
-    ax.set_axis_off()
-save_figure(fig, f"05_san_estimate_{dataset}_{profile}")
-plt.show()
+ours = runs[runs.label == "ours"].sort_values(["ratio", "seed"]).iloc[-1]
+checkpoint = checkpoint_path(ours.run_id)
+if not checkpoint.exists():
+    print(f"{checkpoint} is not on this machine (weights are not committed): train the run to draw this figure")
+else:
+    model, method, cfg = load_checkpoint(checkpoint, device="cpu")
+    ids = ds.split()["test"][:3]
+    tensors = build_tensors(ds, ids, cfg, ("image", "gaze"))
+    model.eval()
+    with torch.no_grad():
+        estimate = torch.sigmoid(model(tensors["image"])["gaze"]).float()
+    fig, axes = plt.subplots(len(ids), 3, figsize=(9, 3 * len(ids)), squeeze=False)
+    for row, image_id in enumerate(ids):
+        axes[row, 0].imshow(ds.image(image_id))
+        axes[row, 0].set_title("image", fontsize=9)
+        axes[row, 1].imshow(tensors["gaze"][row, 0], cmap="jet", vmin=0, vmax=1)
+        axes[row, 1].set_title("expert gaze target", fontsize=9)
+        axes[row, 2].imshow(estimate[row, 0], cmap="jet", vmin=0, vmax=1)
+        axes[row, 2].set_title(f"SAN estimate ({estimate.shape[-1]}×{estimate.shape[-2]})", fontsize=9)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    save_figure(fig, f"05_san_estimate_{dataset}_{profile}")
+    plt.show()
 
 # %% [markdown]
 # ## 5. The 3D path
