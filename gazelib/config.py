@@ -32,7 +32,7 @@ class Config:
 
     # --- network -------------------------------------------------------------------------------
     backbone: str = "unet"             # unet (GazeMedSeg's BasicUNet-like) | nnunet (nnU-Net-style)
-    features: tuple[int, ...] = (64, 128, 256, 512, 1024)
+    features: tuple[int, ...] | None = None   # None: the backbone's paper widths (models.unet.PAPER_FEATURES)
 
     # --- optimisation (GazeMedSeg authors' defaults) ---------------------------------------------
     iterations: int = 15000
@@ -111,7 +111,7 @@ def _paper(method: str, dataset: str) -> dict[str, Any]:
     """
     settings: dict[str, Any] = dict(iterations=15000, batch_size=8, lr=1e-2, min_lr=1e-4, schedule="cosine",
                                     momentum=0.99, nesterov=True, weight_decay=4e-4, image_size=224,
-                                    backbone="unet", features=(64, 128, 256, 512, 1024), checkpoint_every=500)
+                                    backbone="unet", features=None, checkpoint_every=500)
     if method in GRADTRACK_METHODS:
         settings.update(iterations=100 * math.ceil(TRAIN_IMAGES[dataset] / 8), schedule="poly",
                         weight_decay=3e-5, backbone="nnunet")
@@ -119,11 +119,15 @@ def _paper(method: str, dataset: str) -> dict[str, Any]:
 
 
 def _quick(method: str, dataset: str) -> dict[str, Any]:
-    """A laptop-CPU workshop: 96 px, slim UNet (16..256), 300 iterations on 200 training images,
-    100 test images, bf16 autocast. The recipe (optimiser, schedule) follows the paper's per method."""
+    """A laptop-CPU workshop: 64 px, the slim nnU-Net-style network (16..256) for every method (on
+    this CPU it trains ~3x faster than the slim BasicUNet and, with Dice + CE, learns within a few
+    hundred iterations), 200 iterations on 200 training images, 100 test images, bf16 autocast.
+    The rest of the recipe (optimiser, schedule, losses) is the paper's per method. Measured here:
+    BCE-only objectives (GazeMedSeg levels, soft VAM labels) do not leave the all-background
+    prior within 200 iterations; the paper profile is the place to judge them."""
     settings = _paper(method, dataset)
-    settings.update(image_size=96, features=(16, 32, 64, 128, 256), iterations=300, train_limit=200,
-                    test_limit=100, checkpoint_every=100)
+    settings.update(image_size=64, backbone="nnunet", features=(16, 32, 64, 128, 256), iterations=200,
+                    train_limit=200, test_limit=100, checkpoint_every=100)
     return settings
 
 

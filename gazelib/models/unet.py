@@ -190,12 +190,17 @@ class NNUNet(SegNet):
 BACKBONES = {"unet": BasicUNet, "nnunet": NNUNet}
 
 
+#: The papers' widths: GazeMedSeg's BasicUNet; nnU-Net's plan for 224x224 2D (32..512, capped).
+PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
+
+
 def build_backbone(cfg, in_channels: int, out_channels: int = 1) -> SegNet:
-    """The backbone ``cfg.backbone`` with ``cfg.features`` (``unet`` | ``nnunet``)."""
+    """The backbone ``cfg.backbone`` (``unet`` | ``nnunet``) with ``cfg.features``, or with its paper
+    widths when ``cfg.features`` is None."""
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
-    return BACKBONES[cfg.backbone](in_channels=in_channels, out_channels=out_channels,
-                                   features=tuple(cfg.features))
+    features = PAPER_FEATURES[cfg.backbone] if cfg.features is None else tuple(cfg.features)
+    return BACKBONES[cfg.backbone](in_channels=in_channels, out_channels=out_channels, features=features)
 
 
 def count_parameters(model: nn.Module) -> int:
