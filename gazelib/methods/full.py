@@ -22,9 +22,9 @@ class Full(Method):
         mask = require(batch, "mask", 1)
         if cfg.backbone == "nnunet":
             loss = dice_ce_loss(out, mask)
-            return loss, {"dice_ce": loss.item()}
+            return loss, {"dice_ce": loss.detach()}
         loss = bce_with_logits(out, mask)
-        return loss, {"bce": loss.item()}
+        return loss, {"bce": loss.detach()}
 
     def predict(self, out):
         return out
