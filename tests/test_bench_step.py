@@ -51,3 +51,16 @@ def test_step_is_one_plain_sgd_update_in_fp32():
     assert torch.allclose(loss, expected.detach()) and torch.allclose(logs["bce"], expected.detach())
     for p, r in zip(model.parameters(), ref):
         assert torch.allclose(p, r.detach() - 0.5 * r.grad, atol=1e-6)
+
+
+def test_dice_fast_vs_plain_trains_both_paths_per_seed():
+    from gazelib import bench
+
+    out = bench.dice_fast_vs_plain("full", "smoke", seeds=(0, 1), dataset=Disks(),
+                                   overrides={"image_size": 16, "iterations": 2, "train_limit": None,
+                                              "test_limit": None, "device": "cpu"})
+    runs = {(r["path"], r["seed"]): r for r in out["runs"]}
+    assert set(runs) == {("fast", 0), ("fast", 1), ("plain", 0), ("plain", 1)}
+    assert runs["fast", 0]["amp"] and not runs["plain", 0]["amp"] and not runs["plain", 0]["channels_last"]
+    assert runs["fast", 0]["run_id"] != runs["plain", 0]["run_id"]
+    assert out["plain"]["dice_mean"] == (runs["plain", 0]["dice_mean"] + runs["plain", 1]["dice_mean"]) / 2
