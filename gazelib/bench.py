@@ -330,7 +330,8 @@ def environment(device) -> dict:
 
     env = {"device": device.type, "device_name": train.device_name(device), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
-           "numpy": np.__version__, "platform": platform.platform(), "git": train.git_state()}
+           "numpy": np.__version__, "platform": platform.platform(), "git": train.git_state(),
+           "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     if device.type == "cuda":
         env.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     return env
@@ -399,7 +400,7 @@ def format_table(record: dict) -> str:
 
 
 def write_record(record: dict, root: Path | None = None) -> Path:
-    """``results_root()/bench/bench-<device>-<time>.json`` (atomic)."""
+    """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
     from gazelib.paths import results_root
 
     folder = Path(root or results_root()) / "bench"
@@ -409,6 +410,7 @@ def write_record(record: dict, root: Path | None = None) -> Path:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
+    path.with_suffix(".md").write_text(format_table(record) + "\n")
     return path
 
 
