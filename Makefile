@@ -51,3 +51,7 @@ reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS,
 
 figures: setup  ## rebuild every table and figure from the existing run records, without training
 	$(BIN)/gazelib figures --profile $(PROFILE) --seeds $(SEEDS)
+
+.PHONY: bench
+bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)
+	$(BIN)/gazelib bench --device $(DEVICE)

@@ -15,6 +15,7 @@ COMMAND_GROUPS = (
     "gazelib.gaze.commands",   # gazelib gaze cache | quality | compare
     "gazelib.train_commands",  # gazelib train | eval
     "gazelib.reproduce",       # gazelib reproduce | figures
+    "gazelib.bench",           # gazelib bench
 )
 
 

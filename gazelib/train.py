@@ -6,8 +6,10 @@
 * Augmentation: random flips on both axes, drawn per sample on the device and applied to the image
   and every target together.
 * bf16 autocast (CPU and CUDA) when ``cfg.amp`` and supported, ``channels_last`` when
-  ``cfg.channels_last``, ``torch.compile`` when ``cfg.compile``; fp32 otherwise.
-* SGD (momentum, Nesterov, weight decay) with a per-iteration schedule:
+  ``cfg.channels_last``, ``torch.compile`` when ``cfg.compile``; fp32 otherwise. The step itself is
+  ``make_train_step`` (also what ``gazelib bench`` times). No host-device sync per iteration: the
+  loss is summed on the device and read (``float``) only when the progress bar / history is updated.
+* SGD (momentum, Nesterov, weight decay; fused kernel on CUDA) with a per-iteration schedule:
   cosine ``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2`` (GazeMedSeg) or
   poly ``lr_t = lr (1 - t / T)^0.9`` (GradTrack / nnU-Net; applied per iteration, not per epoch).
 * Checkpoints every ``cfg.checkpoint_every`` iterations to ``results_root()/checkpoints/<run_id>/last.pt``
@@ -162,6 +164,52 @@ def _deterministic(device: torch.device):
         torch.backends.cudnn.benchmark = benchmark
 
 
+def make_optimiser(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.optim.SGD:
+    """SGD with the config's momentum, Nesterov and weight decay. On CUDA the fused kernel (one launch
+    for all parameters); on the CPU torch's default implementation (kept so CPU results stay bit-identical)."""
+    fused = {"fused": True} if device.type == "cuda" else {}
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           weight_decay=cfg.weight_decay, **fused)
+
+
+def make_train_step(model: torch.nn.Module, method, optimiser: torch.optim.Optimizer, cfg: Config,
+                    device: torch.device):
+    """The one training step, used by ``train`` and by ``gazelib bench``.
+
+    Returns ``step(batch, lr) -> (loss, logs)``: ``batch`` is a dict of float tensors on ``device``
+    (``"image"`` plus the method's targets); sets the learning rate, runs forward under autocast
+    (bf16 when ``cfg.amp``) with a channels-last input when ``cfg.channels_last``, the method's loss,
+    backward and the optimiser step. ``loss`` and ``logs`` are detached device tensors (no sync).
+    ``torch.compile`` wraps the forward when ``cfg.compile``.
+    """
+    forward = torch.compile(model) if cfg.compile else model
+
+    def step(batch: dict[str, torch.Tensor], lr: float):
+        if cfg.channels_last:
+            batch = {**batch, "image": batch["image"].contiguous(memory_format=torch.channels_last)}
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        with autocast(cfg, device):
+            loss, logs = method.loss(forward(batch["image"]), batch, cfg)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return loss.detach(), logs
+
+    return step
+
+
+def log_floats(logs: dict[str, torch.Tensor], fmt: str | None = None) -> dict:
+    """A method's loss terms (detached tensors) as Python floats, or strings formatted with ``fmt`` (syncs)."""
+    values = {k: float(v) for k, v in logs.items()}
+    return values if fmt is None else {k: fmt.format(v) for k, v in values.items()}
+
+
+def sample_batch(data: dict[str, torch.Tensor], index: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The training batch ``index`` of the device-resident ``data``, as float, randomly flipped (``flip_batch``)."""
+    return flip_batch({k: v[index].float() for k, v in data.items()}, generator)
+
+
 def flip_batch(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
     """Flip each sample left-right and up-down with probability 1/2 each, the same way in every tensor."""
     first = next(iter(batch.values()))
@@ -231,8 +279,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
 
     with _deterministic(device):
         model = _build_model(method, cfg, device)
-        optimiser = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                    weight_decay=cfg.weight_decay)
+        optimiser = make_optimiser(model, cfg, device)
         generator = torch.Generator(device=device)
         generator.manual_seed(cfg.seed)
         state = {"iteration": 0, "perm": None, "history": [], "window": [torch.zeros((), device=device), 0],
@@ -252,8 +299,8 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
             state["window"][0] = state["window"][0].to(device)
             if state["perm"] is not None:
                 state["perm"] = state["perm"].to(device)
-        step = torch.compile(model) if cfg.compile else model
-        _train_loop(cfg, method, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
+        step = make_train_step(model, method, optimiser, cfg, device)
+        _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
                     rid, device, progress, stop_after)
     if state["iteration"] < cfg.iterations:
         return ckpt
@@ -273,7 +320,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     return results.write_record(record)
 
 
-def _train_loop(cfg, method, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
+def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
                 rid, device, progress, stop_after) -> None:
     from tqdm.auto import tqdm
 
@@ -288,18 +335,9 @@ def _train_loop(cfg, method, step, model, optimiser, generator, data, state, bat
         if position == 0 or state["perm"] is None:
             state["perm"] = torch.randperm(count, generator=generator, device=device)
         index = state["perm"][position * batch_size:(position + 1) * batch_size]
-        batch = flip_batch({k: v[index].float() for k, v in data.items()}, generator)
-        if cfg.channels_last:
-            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(cfg, it)
-        with autocast(cfg, device):
-            loss, _terms = method.loss(step(batch["image"]), batch, cfg)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss, logs = step(sample_batch(data, index, generator), learning_rate(cfg, it))
 
-        state["window"][0] += loss.detach().float()   # summed on the device: no sync per iteration
+        state["window"][0] += loss.float()   # summed on the device: no sync per iteration
         state["window"][1] += 1
         done = it + 1
         state["iteration"] = done
@@ -309,7 +347,8 @@ def _train_loop(cfg, method, step, model, optimiser, generator, data, state, bat
             state["window"] = [torch.zeros((), device=device), 0]
             state["final_loss"] = mean
             rate = (done - bar_first) * batch_size / (time.perf_counter() - bar_start)
-            bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}")
+            if progress:   # the method's loss terms are device tensors: read them only here
+                bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}", **log_floats(logs, "{:.4f}"))
         bar.update(1)
         stopping = stop_after is not None and done >= stop_after
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping:

@@ -52,7 +52,7 @@ class Tiny:
 
     def loss(self, out, batch, cfg):
         loss = F.binary_cross_entropy_with_logits(out.float(), batch["mask"])
-        return loss, {"bce": float(loss.detach())}
+        return loss, {"bce": loss.detach()}
 
     def predict(self, out):
         return out

@@ -7,8 +7,11 @@ its loss and how to read a foreground prediction from the network output. The on
     method = get_method(cfg.method)
     model = method.build(cfg)
     out = model(batch["image"])
-    loss, logs = method.loss(out, batch, cfg)
+    loss, logs = method.loss(out, batch, cfg)   # logs: {term: detached 0-d tensor}
     logits = method.predict(out)            # (B, 1, H, W) foreground logits
+
+Loss terms are returned as DETACHED TENSORS, never floats: ``.item()`` would force a host-device
+sync on every iteration; the trainer reads them (``train.log_floats``) only when it logs.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ class Method:
     def build(self, cfg) -> nn.Module:
         raise NotImplementedError
 
-    def loss(self, out, batch: dict[str, torch.Tensor], cfg) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, out, batch: dict[str, torch.Tensor], cfg) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(total loss, {term name: detached 0-d tensor})`` -- no ``.item()`` (no sync per step)."""
         raise NotImplementedError
 
     def predict(self, out) -> torch.Tensor:

@@ -22,7 +22,7 @@ class Full(Method):
     def loss(self, out, batch, cfg):
         mask = require(batch, "mask", 1)
         loss = dice_ce_loss(out, mask)
-        return loss, {"dice_ce": loss.item()}
+        return loss, {"dice_ce": loss.detach()}
 
     def predict(self, out):
         return out

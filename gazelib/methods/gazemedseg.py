@@ -41,12 +41,12 @@ class GazeMedSeg(Method):
         for i, z in enumerate(logits):
             bce = bce_with_logits(z, masks[:, i:i + 1])
             total = total + bce
-            logs[f"bce_{i}"] = bce.item()
+            logs[f"bce_{i}"] = bce.detach()
             if use_cons:
                 q = torch.sigmoid(out["prop_logits"][i].float()) if cfg.cons_mode == "prop" else probs[i]
                 cons = consistency_loss(q, [p for j, p in enumerate(probs) if j != i])
                 total = total + cfg.cons_weight * cons
-                logs[f"cons_{i}"] = cons.item()
+                logs[f"cons_{i}"] = cons.detach()
         return total, logs
 
     def predict(self, out):

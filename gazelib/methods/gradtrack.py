@@ -36,18 +36,18 @@ class GradTrack(Method):
         final = out["logits"]
         mask = require(batch, "mask07", 1)
         vam = dice_ce_loss(fg_logit(final), mask)
-        total, logs = cfg.lambda2 * vam, {"vam": vam.item()}
+        total, logs = cfg.lambda2 * vam, {"vam": vam.detach()}
         if cfg.components >= 2:
             track = require(batch, "track", 3)
             g100 = gtmg_loss(final, track[:, 2:3])
             total = total + g100
-            logs["gtmg_100_final"] = g100.item()
+            logs["gtmg_100_final"] = g100.detach()
             for k, ta in enumerate(out["ta"]):
                 ratio = "100" if cfg.components == 3 else ("50", "75")[k % 2]
                 c = RATIO_CHANNEL[ratio]
                 g = gtmg_loss(ta, track[:, c:c + 1])
                 total = total + cfg.lambda1 * g
-                logs[f"gtmg_{ratio}_ta{k}"] = g.item()
+                logs[f"gtmg_{ratio}_ta{k}"] = g.detach()
         return total, logs
 
     def predict(self, out):

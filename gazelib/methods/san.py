@@ -35,12 +35,12 @@ class SelectiveAttention(Method):
     def loss(self, out, batch, cfg):
         mask = require(batch, "mask", 1)
         seg = dice_loss(out["logits"], mask, squared=True)
-        total, logs = seg, {"dice": seg.item()}
+        total, logs = seg, {"dice": seg.detach()}
         if "gaze" in out:
             source = mask if cfg.san_variant == "ours_gaze" else require(batch, "gaze", 1)
             g = bce_with_logits(out["gaze"], area_resize(source.float(), out["gaze"].shape[-2:]))
             total = total + cfg.gaze_weight * g
-            logs["gaze_bce"] = g.item()
+            logs["gaze_bce"] = g.detach()
         return total, logs
 
     def predict(self, out):

@@ -20,7 +20,7 @@ class SoftLabel(Method):
 
     def loss(self, out, batch, cfg):
         loss = bce_with_logits(out, require(batch, self.targets[0], 1))
-        return loss, {"soft_bce": loss.item()}
+        return loss, {"soft_bce": loss.detach()}
 
     def predict(self, out):
         return out

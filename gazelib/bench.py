@@ -1,0 +1,456 @@
+"""``gazelib bench``: how fast the trainer trains and evaluates each method, measured, not claimed.
+
+For each method at each profile (``paper`` = preset ``paper_kvasir``: 224 px, batch 8, the papers'
+networks; ``quick``; ``smoke``) it times the trainer's own step (``train.make_train_step``, fed by
+``train.sample_batch`` from device-resident tensors, exactly the ``train()`` loop) and reports
+
+* training step time (median over ``steps`` timed steps after ``warmup`` untimed ones) and images/s
+  (batch / median step time);
+* peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after a peak reset (tensors only); on the
+  CPU the growth of the process's peak resident set (``resource.getrusage(...).ru_maxrss``) during
+  the measurement. ru_maxrss is a high-water mark of the whole process: the growth is a lower bound
+  (0 when an earlier, bigger measurement already set the peak), so we also record the absolute peak;
+  no tracemalloc (it does not see torch's allocator);
+* evaluation images/s: ``train.predict_logits`` (the evaluation path: no grad, autocast, batches of
+  ``train.EVAL_BATCH``) on ``eval_images`` images, after one untimed call.
+
+Data: synthetic tensors of the shapes and dtypes ``targets.build_tensors`` gives (image float32,
+binary targets uint8, soft targets float32), a pool of twice the batch size on the device -- the
+benchmark measures compute, not data preparation (which ``train()`` does once and caches).
+
+Reference path (``reference=True``): the GazeMedSeg 2-level model trained the way the GazeMedSeg
+authors' code trains it -- a ``torch.utils.data.DataLoader`` with worker processes over a Dataset
+doing per-sample CPU work (resize of an in-memory uint8 image of Kvasir-SEG's median size 530 x 621
+with PIL, bilinear; its pseudo-masks nearest; normalise; random flips with numpy; to tensor), fp32,
+no channels-last, no autocast, torch's default SGD, the loss read with ``float`` every iteration as
+their training loop logs it. The step is the same ``make_train_step`` (same ``method.loss``) with
+``amp=False, channels_last=False, compile=False``. The record has the ratio fast / reference.
+
+Timings synchronise CUDA (``torch.cuda.synchronize``) before reading the clock. The trainer runs
+deterministic kernels (``train._deterministic``: cudnn.benchmark off), and so does the benchmark.
+
+``gaze=True`` also times the full gaze preprocessing of Kvasir-SEG (``gaze.cache.ensure_maps`` for
+vam, crf, track, all images) into a fresh temporary cache directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: name -> (method, config overrides); "full" is run with both of its backbones (table rows).
+ENTRIES = {
+    "full_unet": ("full", {"backbone": "unet"}),
+    "full_nnunet": ("full", {"backbone": "nnunet"}),
+    "vam": ("vam", {}),
+    "vam_crf": ("vam_crf", {}),
+    "gazemedseg": ("gazemedseg", {}),
+    "gradtrack": ("gradtrack", {}),
+    "san": ("san", {}),
+}
+PROFILES = {"paper": "paper_kvasir", "quick": "quick", "smoke": "smoke"}
+REFERENCE_ENTRY = "gazemedseg"
+RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
+BINARY_TARGETS = {"mask", "mask07", "pseudo_masks"}
+GAZE_KINDS = ("vam", "crf", "track")
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------------------------
+
+def _sync(device) -> None:
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+    scale = 1 if sys.platform == "darwin" else 1024     # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+class _Memory:
+    """Peak memory of a block: CUDA allocator peak, or growth of the CPU process's peak RSS (module doc)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        import torch
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.start = _peak_rss_mb()
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+        if self.device.type == "cuda":
+            self.result = {"peak_mem_mb": torch.cuda.max_memory_allocated(self.device) / 2**20,
+                           "peak_mem_kind": "cuda_max_memory_allocated"}
+        else:
+            peak = _peak_rss_mb()
+            self.result = {"peak_mem_mb": peak - self.start, "peak_rss_mb": peak,
+                           "peak_mem_kind": "cpu_peak_rss_growth"}
+
+
+def target_channels(name: str, cfg) -> int:
+    """Channels of training tensor ``name`` (as ``targets.build_tensors`` builds it)."""
+    from gazelib.targets import TRACK_RATIOS
+    return {"pseudo_masks": len(cfg.levels), "track": len(TRACK_RATIOS)}.get(name, 1)
+
+
+def synthetic_data(names, cfg, count: int, device, seed: int = 0) -> dict:
+    """``{name: (count, C, S, S)}`` random tensors on ``device`` with ``build_tensors``' dtypes."""
+    import torch
+    from gazelib.methods.base import in_channels
+
+    g = torch.Generator().manual_seed(seed)
+    size = cfg.image_size
+    data = {"image": torch.randn(count, in_channels(cfg), size, size, generator=g)}
+    for name in names:
+        shape = (count, target_channels(name, cfg), size, size)
+        data[name] = ((torch.rand(shape, generator=g) < 0.3).to(torch.uint8) if name in BINARY_TARGETS
+                      else torch.rand(shape, generator=g))
+    return {k: v.to(device) for k, v in data.items()}
+
+
+def _timed(run_once, steps: int, warmup: int, device) -> list[float]:
+    """Seconds of each of ``steps`` calls of ``run_once`` after ``warmup`` untimed ones (synchronised)."""
+    times = []
+    for i in range(warmup + steps):
+        _sync(device)
+        start = time.perf_counter()
+        run_once()
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def _setup(method, cfg, device, fast: bool = True):
+    """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
+    import torch
+    from gazelib import train
+
+    model = train._build_model(method, cfg, device)
+    optimiser = (train.make_optimiser(model, cfg, device) if fast else
+                 torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                 weight_decay=cfg.weight_decay))
+    model.train()
+    return model, train.make_train_step(model, method, optimiser, cfg, device)
+
+
+# ------------------------------------------------------------------------------------------------
+# Measurements
+# ------------------------------------------------------------------------------------------------
+
+def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval_images: int,
+                 overrides: dict | None = None) -> dict:
+    """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
+    import torch
+    from gazelib import train
+    from gazelib.config import make_config
+    from gazelib.methods import get_method
+
+    name, entry_overrides = ENTRIES[entry]
+    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, **(overrides or {}),
+                                                         "device": device.type})
+    method = get_method(name)
+    with train._deterministic(device), _Memory(device) as memory:
+        model, step = _setup(method, cfg, device)
+        data = synthetic_data(method.targets, cfg, 2 * cfg.batch_size, device)
+        generator = torch.Generator(device=device).manual_seed(0)
+        losses = []
+
+        def train_once():
+            index = torch.randperm(2 * cfg.batch_size, generator=generator, device=device)[:cfg.batch_size]
+            losses.append(step(train.sample_batch(data, index, generator), cfg.lr)[0])
+
+        times = _timed(train_once, steps, warmup, device)
+        images = data["image"][:1].expand(eval_images, -1, -1, -1).cpu()
+        train.predict_logits(model, method, images[:cfg.batch_size], cfg, device)   # warm-up
+        eval_time = _timed(lambda: train.predict_logits(model, method, images, cfg, device), 1, 0, device)[0]
+    if not all(torch.isfinite(loss) for loss in losses):
+        raise RuntimeError(f"bench {entry} at {profile}: non-finite training loss")
+    step_s = statistics.median(times)
+    return {"entry": entry, "method": name, "profile": profile, "path": "fast", "image_size": cfg.image_size,
+            "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(cfg.features),
+            "amp": train.amp_enabled(cfg, device), "channels_last": cfg.channels_last, "compile": cfg.compile,
+            "step_s": step_s, "step_times_s": times, "train_images_per_s": cfg.batch_size / step_s,
+            "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result}
+
+
+class ReferenceDataset:
+    """The GazeMedSeg authors' way of feeding a batch: per-sample CPU work in DataLoader workers.
+
+    Holds uint8 images (H, W, 3) and uint8 pseudo-masks (H, W, L) in memory; ``__getitem__`` resizes
+    them to ``size`` (PIL bilinear / nearest), normalises the image with ImageNet statistics, flips
+    left-right and up-down with probability 1/2 each (numpy RNG), and returns tensors.
+    """
+
+    def __init__(self, images: list[np.ndarray], masks: list[np.ndarray], size: int):
+        self.images, self.masks, self.size = images, masks, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        import torch
+        from PIL import Image
+        from gazelib.targets import IMAGENET_MEAN, IMAGENET_STD
+
+        s = (self.size, self.size)
+        image = np.asarray(Image.fromarray(self.images[i]).resize(s, Image.BILINEAR), dtype=np.float32) / 255.0
+        image = (image - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+        masks = np.stack([np.asarray(Image.fromarray(self.masks[i][..., c]).resize(s, Image.NEAREST))
+                          for c in range(self.masks[i].shape[-1])], axis=-1).astype(np.float32)
+        if np.random.rand() < 0.5:
+            image, masks = image[:, ::-1], masks[:, ::-1]
+        if np.random.rand() < 0.5:
+            image, masks = image[::-1], masks[::-1]
+        return {"image": torch.from_numpy(image.transpose(2, 0, 1).copy()),
+                "pseudo_masks": torch.from_numpy(masks.transpose(2, 0, 1).copy())}
+
+
+def bench_reference(profile: str, device, steps: int, warmup: int, workers: int | None = None) -> dict:
+    """Reference-path step time and images/s of GazeMedSeg (module doc), data loading included."""
+    import torch
+    from gazelib import train
+    from gazelib.config import make_config
+    from gazelib.methods import get_method
+
+    name, entry_overrides = ENTRIES[REFERENCE_ENTRY]
+    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, "amp": False, "channels_last": False,
+                                                         "compile": False, "device": device.type})
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    count = 4 * cfg.batch_size
+    images = [rng.integers(0, 256, (*RAW_SIZE, 3), dtype=np.uint8) for _ in range(count)]
+    masks = [(rng.random((*RAW_SIZE, len(cfg.levels))) < 0.3).astype(np.uint8) for _ in range(count)]
+    loader = torch.utils.data.DataLoader(ReferenceDataset(images, masks, cfg.image_size), batch_size=cfg.batch_size,
+                                         shuffle=True, drop_last=True, num_workers=workers,
+                                         persistent_workers=workers > 0, pin_memory=device.type == "cuda")
+
+    def batches():
+        while True:
+            yield from loader
+
+    with train._deterministic(device), _Memory(device) as memory:
+        model, step = _setup(get_method(name), cfg, device, fast=False)
+        stream = batches()
+
+        def train_once():
+            batch = {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
+            loss, _ = step(batch, cfg.lr)
+            if not np.isfinite(float(loss)):     # the authors' loop logs loss.item() every iteration
+                raise RuntimeError(f"reference path at {profile}: non-finite loss")
+
+        times = _timed(train_once, steps, warmup, device)
+    step_s = statistics.median(times)
+    return {"entry": REFERENCE_ENTRY, "method": name, "profile": profile, "path": "reference",
+            "image_size": cfg.image_size, "batch_size": cfg.batch_size, "backbone": cfg.backbone,
+            "features": list(cfg.features), "amp": False, "channels_last": False, "compile": False,
+            "workers": workers, "raw_size": list(RAW_SIZE), "step_s": step_s, "step_times_s": times,
+            "train_images_per_s": cfg.batch_size / step_s, **memory.result}
+
+
+def bench_gaze(dataset_name: str = "kvasir", workers: int | None = None) -> dict:
+    """Seconds to compute every vam, crf and track map of ``dataset_name`` into a fresh temporary cache."""
+    from gazelib.data.datasets import load_dataset
+    from gazelib.gaze.cache import ensure_maps
+    from gazelib.paths import data_root, mirror_root
+
+    root = data_root()
+    if not (root / "kvasir-seg").is_dir() and mirror_root() is not None:
+        root = mirror_root()
+    dataset = load_dataset(dataset_name, root)
+    out = {"dataset": dataset_name, "images": len(dataset.ids), "workers": workers or os.cpu_count()}
+    previous = os.environ.get("GAZELIB_CACHE")
+    with tempfile.TemporaryDirectory(prefix="gazelib-bench-") as cache:
+        os.environ["GAZELIB_CACHE"] = cache
+        try:
+            for kind in GAZE_KINDS:
+                start = time.perf_counter()
+                ensure_maps(dataset, kind, list(dataset.ids), workers, False, 25)
+                out[f"{kind}_s"] = time.perf_counter() - start
+        finally:
+            if previous is None:
+                os.environ.pop("GAZELIB_CACHE", None)
+            else:
+                os.environ["GAZELIB_CACHE"] = previous
+    out["total_s"] = sum(out[f"{k}_s"] for k in GAZE_KINDS)
+    return out
+
+
+PLAIN = {"amp": False, "channels_last": False, "compile": False}
+
+
+def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1, 2),
+                       overrides: dict | None = None, dataset=None) -> dict:
+    """Train the same config with the fast settings (``cfg.amp``, ``cfg.channels_last`` as configured)
+    and plain fp32 (``PLAIN``) for each seed through ``train.train``; mean test Dice and training
+    images/s of each run, and the mean and std over seeds. The two must agree within seed noise.
+    ``dataset``: a data-set object instead of ``load_dataset("kvasir")`` (tests)."""
+    from gazelib.config import make_config
+    from gazelib.results import read_record
+    from gazelib.train import train
+
+    out = {"method": method, "preset": preset, "overrides": overrides or {}, "runs": []}
+    for path_name, extra in (("fast", {}), ("plain", PLAIN)):
+        for seed in seeds:
+            cfg = make_config(method, "kvasir", preset, {**(overrides or {}), **extra, "seed": seed})
+            rec = read_record(train(cfg, progress=False, dataset=dataset))
+            out["runs"].append({"path": path_name, "seed": seed, "run_id": rec.run_id, "amp": cfg.amp,
+                                "channels_last": cfg.channels_last, "dice_mean": rec.summary["dice_mean"],
+                                "train_images_per_s": rec.train_images_per_s, "final_loss": rec.final_loss})
+    for path_name in ("fast", "plain"):
+        dice = [r["dice_mean"] for r in out["runs"] if r["path"] == path_name]
+        out[path_name] = {"dice_mean": float(np.mean(dice)), "dice_std_over_seeds": float(np.std(dice, ddof=1))
+                          if len(dice) > 1 else 0.0}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The run and its record
+# ------------------------------------------------------------------------------------------------
+
+def environment(device) -> dict:
+    import torch
+    from gazelib import train
+
+    env = {"device": device.type, "device_name": train.device_name(device), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "platform": platform.platform(), "git": train.git_state(),
+           "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    if device.type == "cuda":
+        env.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+    return env
+
+
+def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "quick"), steps: int = 3,
+              warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
+              overrides: dict | None = None, workers: int | None = None, log=print) -> dict:
+    """Run the benchmark (module doc); return the record (not yet written)."""
+    from gazelib.config import Config
+    from gazelib.train import resolve_device
+
+    unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
+    if unknown:
+        raise ValueError(f"unknown bench methods/profiles {unknown}; methods: {', '.join(ENTRIES)}; "
+                         f"profiles: {', '.join(PROFILES)}")
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    dev = resolve_device(Config(device=device))
+    started = time.perf_counter()
+    record = {"kind": "gazelib-bench", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(dev),
+              "settings": {"methods": list(methods), "profiles": list(profiles), "steps": steps, "warmup": warmup,
+                           "eval_images": eval_images, "reference": reference, "gaze": gaze,
+                           "overrides": overrides or {}, "reference_workers": workers,
+                           "data": "synthetic device-resident tensors (fast path)"},
+              "rows": [], "reference": [], "gaze": None}
+    for profile in profiles:
+        for entry in methods:
+            row = bench_method(entry, profile, dev, steps, warmup, eval_images, overrides)
+            record["rows"].append(row)
+            log(f"  {profile:6s} {entry:12s} {row['train_images_per_s']:8.2f} img/s train, "
+                f"{row['eval_images_per_s']:8.2f} img/s eval")
+        if reference:
+            ref = bench_reference(profile, dev, steps, warmup, workers)
+            fast = next((r for r in record["rows"] if r["profile"] == profile and r["entry"] == REFERENCE_ENTRY), None)
+            if fast is None:
+                fast = bench_method(REFERENCE_ENTRY, profile, dev, steps, warmup, eval_images, overrides)
+                record["rows"].append(fast)
+            ref["speedup_fast_over_reference"] = fast["train_images_per_s"] / ref["train_images_per_s"]
+            record["reference"].append(ref)
+            log(f"  {profile:6s} reference    {ref['train_images_per_s']:8.2f} img/s train "
+                f"(fast/reference = {ref['speedup_fast_over_reference']:.2f}x)")
+    if gaze:
+        record["gaze"] = bench_gaze(workers=workers)
+    record["wall_s"] = time.perf_counter() - started
+    return record
+
+
+def format_table(record: dict) -> str:
+    """The record as a Markdown table (one row per method x profile, then the reference rows)."""
+    mem = "peak mem MB" + (" (RSS growth)" if record["environment"]["device"] == "cpu" else "")
+    lines = [f"| profile | method | path | px | batch | step s | train img/s | eval img/s | {mem} |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in record["rows"] + record["reference"]:
+        ev = f"{r['eval_images_per_s']:.2f}" if "eval_images_per_s" in r else "-"
+        path = r["path"] + (f" (fast/ref {r['speedup_fast_over_reference']:.2f}x)"
+                            if "speedup_fast_over_reference" in r else "")
+        lines.append(f"| {r['profile']} | {r['entry']} | {path} | {r['image_size']} | {r['batch_size']} | "
+                     f"{r['step_s']:.3f} | {r['train_images_per_s']:.2f} | {ev} | {r['peak_mem_mb']:.0f} |")
+    if record.get("gaze"):
+        g = record["gaze"]
+        lines.append("")
+        lines.append(f"Gaze preprocessing of {g['dataset']} ({g['images']} images): "
+                     + ", ".join(f"{k} {g[f'{k}_s']:.1f} s" for k in GAZE_KINDS) + f", total {g['total_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def write_record(record: dict, root: Path | None = None) -> Path:
+    """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
+    from gazelib.paths import results_root
+
+    folder = Path(root or results_root()) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"bench-{record['environment']['device']}-{stamp}.json"
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+    path.with_suffix(".md").write_text(format_table(record) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------------
+
+def add_commands(subparsers) -> None:
+    bench = subparsers.add_parser("bench", help="benchmark training/evaluation speed of every method",
+                                  description="Time the trainer's step per method and profile; print a table "
+                                              "and write results/bench/bench-<device>-<time>.json.")
+    bench.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    bench.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES), metavar="METHOD",
+                       help=f"subset of: {' '.join(ENTRIES)}")
+    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=list(PROFILES))
+    bench.add_argument("--steps", type=int, default=None,
+                       help="timed training steps, median reported (default 3 on CUDA, 2 on the CPU)")
+    bench.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    bench.add_argument("--eval-images", type=int, default=None, help="default 32 on CUDA, 8 on the CPU")
+    bench.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
+                       help="also time the authors'-style DataLoader fp32 path on gazemedseg (default on)")
+    bench.add_argument("--workers", type=int, default=None, help="DataLoader / gaze workers (default: min(4, cpus))")
+    bench.add_argument("--gaze", action="store_true", help="also time the full Kvasir-SEG gaze preprocessing")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override for every fast-path run, e.g. --set amp=false")
+    bench.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from gazelib.config import Config, apply_overrides
+
+    overrides = {k: getattr(apply_overrides(Config(), args.overrides), k)
+                 for k in (o.partition("=")[0].strip() for o in args.overrides)}
+    from gazelib.train import resolve_device
+
+    cpu = resolve_device(Config(device=args.device)).type == "cpu"   # CPU defaults keep `make bench` to minutes
+    steps = args.steps or (2 if cpu else 3)
+    eval_images = args.eval_images or (8 if cpu else 32)
+    record = run_bench(args.device, args.methods, args.profiles, steps, args.warmup, eval_images,
+                       args.reference, args.gaze, overrides, args.workers)
+    print(format_table(record))
+    print(write_record(record))
+    return 0

@@ -1,0 +1,81 @@
+"""``gazelib bench`` end to end on the CPU at the smoke profile, and its parts."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gazelib import bench
+from gazelib.config import make_config
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    bench.add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+def test_bench_cli_writes_a_record(tmp_path, capsys):
+    args = _parse(["bench", "--device", "cpu", "--methods", "vam", "--profiles", "smoke", "--steps", "1",
+                   "--warmup", "0", "--eval-images", "4", "--workers", "0"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "results" / "bench" / out.strip().splitlines()[-1].split("/")[-1]
+    record = json.loads(path.read_text())
+    assert {"kind", "time", "environment", "settings", "rows", "reference", "wall_s"} <= set(record)
+    assert {"device", "torch", "python", "numpy", "git", "device_name"} <= set(record["environment"])
+    rows = {(r["entry"], r["path"]) for r in record["rows"] + record["reference"]}
+    # the reference needs gazemedseg's fast row beside it, so it is added even when not asked for
+    assert rows == {("vam", "fast"), ("gazemedseg", "fast"), ("gazemedseg", "reference")}
+    for row in record["rows"] + record["reference"]:
+        assert row["train_images_per_s"] > 0 and row["step_s"] > 0 and len(row["step_times_s"]) == 1
+        assert row["train_images_per_s"] == pytest.approx(row["batch_size"] / row["step_s"])
+    vam = record["rows"][0]
+    assert vam["eval_images_per_s"] > 0 and vam["image_size"] == 64 and vam["amp"] is True
+    ref = record["reference"][0]
+    assert ref["speedup_fast_over_reference"] == pytest.approx(
+        record["rows"][1]["train_images_per_s"] / ref["train_images_per_s"])
+    assert "| smoke | vam | fast | 64 | 4 |" in out and "| smoke | vam | fast |" in path.with_suffix(".md").read_text()
+
+
+def test_overrides_reach_the_fast_path():
+    row = bench.bench_method("full_nnunet", "smoke", torch.device("cpu"), 1, 0, 2,
+                             {"amp": False, "channels_last": False})
+    assert row["amp"] is False and row["channels_last"] is False and row["backbone"] == "nnunet"
+
+
+def test_unknown_method_is_an_error():
+    with pytest.raises(ValueError, match="unknown bench methods.*'nope'"):
+        bench.run_bench("cpu", methods=["nope"], profiles=["smoke"])
+
+
+def test_synthetic_data_has_the_trainer_shapes_and_dtypes():
+    cfg = make_config("gradtrack", "kvasir", "smoke")
+    data = bench.synthetic_data(("mask07", "track"), cfg, 3, torch.device("cpu"))
+    assert data["image"].shape == (3, 3, 64, 64) and data["image"].dtype == torch.float32
+    assert data["mask07"].dtype == torch.uint8 and set(data["mask07"].unique().tolist()) == {0, 1}
+    assert data["track"].shape == (3, 3, 64, 64) and data["track"].dtype == torch.float32
+    cfg = make_config("gazemedseg", "kvasir", "smoke")
+    assert bench.synthetic_data(("pseudo_masks",), cfg, 2, torch.device("cpu"))["pseudo_masks"].shape == (2, 2, 64, 64)
+
+
+def test_reference_dataset_resizes_normalises_and_flips_together():
+    image = np.zeros((10, 20, 3), np.uint8)
+    image[:, :10] = 255                          # left half white
+    mask = np.zeros((10, 20, 2), np.uint8)
+    mask[:, :10] = 1
+    ds = bench.ReferenceDataset([image], [mask], 8)
+    seen = set()
+    for seed in range(12):
+        np.random.seed(seed)
+        item = ds[0]
+        assert item["image"].shape == (3, 8, 8) and item["pseudo_masks"].shape == (2, 8, 8)
+        left = bool(item["pseudo_masks"][0, 0, 0] == 1)
+        # the image's white side (normalised (1 - mean) / std > 0) follows the mask through the flip
+        assert bool(item["image"][0, 0, 0] > 0) == left
+        assert item["image"][0, 0, 0].item() == pytest.approx((1 - 0.485) / 0.229, abs=1e-5) or not left
+        seen.add(left)
+    assert seen == {True, False}
