@@ -159,6 +159,7 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
     """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
     import torch
     from gazelib import train
+    from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
     from gazelib.methods import get_method
 
@@ -184,7 +185,7 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
         raise RuntimeError(f"bench {entry} at {profile}: non-finite training loss")
     step_s = statistics.median(times)
     return {"entry": entry, "method": name, "profile": profile, "path": "fast", "image_size": cfg.image_size,
-            "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(cfg.features),
+            "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(resolved_features(cfg)),
             "amp": train.amp_enabled(cfg, device), "channels_last": cfg.channels_last, "compile": cfg.compile,
             "step_s": step_s, "step_times_s": times, "train_images_per_s": cfg.batch_size / step_s,
             "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result}
@@ -226,6 +227,7 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
     """Reference-path step time and images/s of GazeMedSeg (module doc), data loading included."""
     import torch
     from gazelib import train
+    from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
     from gazelib.methods import get_method
 
@@ -259,7 +261,7 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
     step_s = statistics.median(times)
     return {"entry": REFERENCE_ENTRY, "method": name, "profile": profile, "path": "reference",
             "image_size": cfg.image_size, "batch_size": cfg.batch_size, "backbone": cfg.backbone,
-            "features": list(cfg.features), "amp": False, "channels_last": False, "compile": False,
+            "features": list(resolved_features(cfg)), "amp": False, "channels_last": False, "compile": False,
             "workers": workers, "raw_size": list(RAW_SIZE), "step_s": step_s, "step_times_s": times,
             "train_images_per_s": cfg.batch_size / step_s, **memory.result}
 

@@ -194,13 +194,18 @@ BACKBONES = {"unet": BasicUNet, "nnunet": NNUNet}
 PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
 
 
+def resolved_features(cfg) -> tuple[int, ...]:
+    """``cfg.features``, or the paper widths of ``cfg.backbone`` when it is None."""
+    return PAPER_FEATURES[cfg.backbone] if cfg.features is None else tuple(cfg.features)
+
+
 def build_backbone(cfg, in_channels: int, out_channels: int = 1) -> SegNet:
     """The backbone ``cfg.backbone`` (``unet`` | ``nnunet``) with ``cfg.features``, or with its paper
     widths when ``cfg.features`` is None."""
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
-    features = PAPER_FEATURES[cfg.backbone] if cfg.features is None else tuple(cfg.features)
-    return BACKBONES[cfg.backbone](in_channels=in_channels, out_channels=out_channels, features=features)
+    return BACKBONES[cfg.backbone](in_channels=in_channels, out_channels=out_channels,
+                                   features=resolved_features(cfg))
 
 
 def count_parameters(model: nn.Module) -> int:
