@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 test: setup  ## THE test command: install what is needed, then run every test (notebooks under the smoke profile)
 	$(BIN)/python -m pytest
 
-data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into $$GAZELIB_DATA (default ./data), from the mirror if set
+data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into GAZELIB_DATA (default ./data), from the mirror if set
 	$(BIN)/gazelib data fetch
 
 lab: setup  ## JupyterLab on the paired notebooks
