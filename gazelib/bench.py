@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gazelib.provenance import git_state
+
 #: name -> (method, config overrides); "full" is run with both of its backbones (table rows).
 ENTRIES = {
     "full_unet": ("full", {"backbone": "unet"}),
@@ -332,7 +334,7 @@ def environment(device) -> dict:
 
     env = {"device": device.type, "device_name": train.device_name(device), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
-           "numpy": np.__version__, "platform": platform.platform(), "git": train.git_state(),
+           "numpy": np.__version__, "platform": platform.platform(), "git": git_state(),
            "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     if device.type == "cuda":
         env.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())

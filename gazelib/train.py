@@ -26,7 +26,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -38,7 +37,8 @@ import torch.nn.functional as F
 
 from gazelib import metrics, results
 from gazelib.config import Config, config_from_dict
-from gazelib.paths import REPO_ROOT, results_root
+from gazelib.paths import results_root
+from gazelib.provenance import git_state
 from gazelib.targets import build_tensors, ids_hash
 
 POLY_POWER = 0.9
@@ -237,16 +237,6 @@ def device_name(device: torch.device) -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def git_state() -> dict:
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-    try:
-        return {"revision": git("rev-parse", "HEAD").strip(),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
-    except (OSError, subprocess.CalledProcessError):
-        return {"revision": None, "dirty": None}
 
 
 def _now() -> str:

@@ -9,7 +9,6 @@ Ratios use ``eps = 1e-6`` in the denominator like the authors' Dice, so an empty
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gazelib.gaze import cache
+from gazelib.provenance import git_state
 from gazelib.gaze.masks import UNDER_ACTIVATION, levels_for, pseudo_masks
 
 EPS = 1e-6
@@ -100,13 +100,9 @@ def open_dataset(name: str, root=None):
 
 
 def _git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    """HEAD's sha, with ``-dirty`` when tracked files are modified (the quality records' format)."""
+    state = git_state()
+    return "unknown" if state["revision"] is None else state["revision"] + ("-dirty" if state["dirty"] else "")
 
 
 def quality(dataset, workers: int | None = None, progress: bool = True, crf_params: dict | None = None,

@@ -1,0 +1,17 @@
+"""Where a number came from: the git state of the code that produced it (run, quality and bench records)."""
+from __future__ import annotations
+
+import subprocess
+
+from gazelib.paths import REPO_ROOT
+
+
+def git_state() -> dict:
+    """``{"revision": <HEAD sha>, "dirty": <tracked files modified>}``; None values outside a checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    try:
+        return {"revision": git("rev-parse", "HEAD").strip(),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"revision": None, "dirty": None}
