@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from gazelib.paths import results_root
 
 PAPER_VALUES = Path(__file__).parent / "reference" / "paper_values.csv"
 
@@ -160,16 +159,6 @@ def table1_layout(measured: pd.DataFrame, dataset: str, profile: str) -> pd.Data
                          "dice_std": quoted.dice_std, "seeds": None, "paper_dice": quoted.dice_mean,
                          "source": f"quoted: {quoted.source}"})
     return pd.DataFrame(rows)
-
-
-def save_table(table: pd.DataFrame, name: str) -> list[Path]:
-    """Write ``results/tables/<name>.csv`` and ``.md`` (numbers rounded to 2 decimals in Markdown)."""
-    root = results_root() / "tables"
-    root.mkdir(parents=True, exist_ok=True)
-    paths = [root / f"{name}.csv", root / f"{name}.md"]
-    table.to_csv(paths[0], index=False)
-    paths[1].write_text(table.to_markdown(index=False, floatfmt=".2f") + "\n")
-    return paths
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -38,8 +38,9 @@ train = True           # False: only read existing run records (make figures)
 import matplotlib.pyplot as plt
 
 from gazelib.config import make_config
-from gazelib.experiments import TABLE1, preset_for, run_grid, save_table, summarize
+from gazelib.experiments import TABLE1, preset_for, run_grid, summarize
 from gazelib.methods import get_method
+from gazelib.results import write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 
 preset = preset_for(profile, dataset)
@@ -78,7 +79,7 @@ runs
 
 # %%
 table = summarize(runs, dataset, reference="Table 1")
-save_table(table, f"02_baselines_{dataset}_{profile}")
+write_table(table, f"02_baselines_{dataset}_{profile}")
 table
 
 # %% [markdown]

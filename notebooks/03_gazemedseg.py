@@ -35,10 +35,11 @@ import matplotlib.pyplot as plt
 import torch
 
 from gazelib.experiments import (GAZEMEDSEG_CONSISTENCY, GAZEMEDSEG_WEIGHT, gazemedseg_levels, run_grid,
-                                 save_table, summarize)
+                                 summarize)
 from gazelib.losses import consistency_loss
 from gazelib.methods import get_method
 from gazelib.models.lpp import local_pixel_propagation
+from gazelib.results import write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 
 # %% [markdown]
@@ -107,7 +108,7 @@ results = {name: run_grid(grid, profile, dataset, seeds, device, train=train) fo
 tables = {}
 for name, runs in results.items():
     tables[name] = summarize(runs, dataset)
-    save_table(tables[name], f"03_gazemedseg_{name}_{dataset}_{profile}")
+    write_table(tables[name], f"03_gazemedseg_{name}_{dataset}_{profile}")
     display(tables[name])
 
 # %%

@@ -34,11 +34,12 @@ train = True
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from gazelib.experiments import (GRADTRACK_COMPONENTS, GRADTRACK_TABLE2, GRADTRACK_TAU, run_grid, save_table,
+from gazelib.experiments import (GRADTRACK_COMPONENTS, GRADTRACK_TABLE2, GRADTRACK_TAU, run_grid,
                                  summarize)
 from gazelib.losses import gtmg_loss
 from gazelib.methods import get_method
 from gazelib.models.track_attention import TrackAttention
+from gazelib.results import write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 
 # %% [markdown]
@@ -83,7 +84,7 @@ show_source(type(get_method("gradtrack")))
 # %%
 table2_runs = run_grid(GRADTRACK_TABLE2, profile, dataset, seeds, device, train=train)
 table2 = summarize(table2_runs, dataset, reference="Table 2")
-save_table(table2, f"04_gradtrack_table2_{dataset}_{profile}")
+write_table(table2, f"04_gradtrack_table2_{dataset}_{profile}")
 table2
 
 # %% [markdown]
@@ -95,7 +96,7 @@ table2
 # %%
 component_runs = run_grid(GRADTRACK_COMPONENTS, profile, dataset, seeds, device, train=train)
 components = summarize(component_runs, dataset)
-save_table(components, f"04_gradtrack_components_{dataset}_{profile}")
+write_table(components, f"04_gradtrack_components_{dataset}_{profile}")
 components
 
 # %% [markdown]
@@ -107,7 +108,7 @@ components
 tau_runs = run_grid(GRADTRACK_TAU, profile, dataset, seeds, device, train=train)
 tau_runs["tau"] = tau_runs.label.str.extract(r"([\d.]+)").astype(float)
 taus = summarize(tau_runs, dataset)
-save_table(taus, f"04_gradtrack_tau_{dataset}_{profile}")
+write_table(taus, f"04_gradtrack_tau_{dataset}_{profile}")
 taus
 
 # %%

@@ -39,11 +39,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gazelib.experiments import SAN_TABLE, run_grid, save_table, summarize
+from gazelib.experiments import SAN_TABLE, run_grid, summarize
 from gazelib.losses import dice_loss
 from gazelib.methods import get_method
 from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.models.unet import BasicUNet
+from gazelib.results import write_table
 from gazelib.plots import save_figure, show_source
 
 # %% [markdown]
@@ -92,7 +93,7 @@ runs["ratio"] = runs.train_fraction
 table = (runs.assign(dice=runs.dice * 100)
          .pivot_table(index="label", columns="ratio", values="dice", aggfunc="mean")
          .reindex(["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]))
-save_table(table.reset_index(), f"05_selective_attention_{dataset}_{profile}")
+write_table(table.reset_index(), f"05_selective_attention_{dataset}_{profile}")
 table.round(2)
 
 # %%

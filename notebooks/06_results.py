@@ -33,9 +33,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gazelib.data.datasets import load_dataset
-from gazelib.experiments import TABLE1, run_grid, save_table, summarize, table1_layout, update_readme
+from gazelib.experiments import TABLE1, run_grid, summarize, table1_layout, update_readme
 from gazelib.plots import save_figure, show_image, show_map, show_mask
-from gazelib.results import qualitative_masks
+from gazelib.results import qualitative_masks, write_table
 from gazelib.gaze.cache import gaze_maps
 
 runs = run_grid(TABLE1, profile, dataset, seeds, device, train=train)
@@ -49,7 +49,7 @@ measured = summarize(runs, dataset, reference="Table 1")
 
 # %%
 table1 = table1_layout(measured, dataset, profile)
-save_table(table1, f"table1_{dataset}_{profile}")
+write_table(table1, f"table1_{dataset}_{profile}")
 table1
 
 # %% [markdown]
