@@ -14,24 +14,34 @@ SLIM = (16, 32, 64, 128, 256)
 
 def brute_force_lpp(f, k=5, d=2):
     _, c, h, w = f.shape
-    out = torch.zeros_like(f)
+    rows = []
     r = k // 2
     for y, x in itertools.product(range(h), range(w)):
         sims, vecs = [], []
         for dy, dx in itertools.product(range(-r, r + 1), repeat=2):
             yy, xx = y + dy * d, x + dx * d
             v = f[0, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else torch.zeros(c, dtype=f.dtype)
-            sims.append(max(0.0, float(v @ f[0, :, y, x])))
+            sims.append((v @ f[0, :, y, x]).clamp_min(0))   # differentiable: the gradient test uses it
             vecs.append(v)
-        wts = torch.softmax(torch.tensor(sims, dtype=f.dtype), 0)
-        out[0, :, y, x] = sum(wi * vi for wi, vi in zip(wts, vecs))
-    return out
+        wts = torch.softmax(torch.stack(sims), 0)
+        rows.append(sum(wi * vi for wi, vi in zip(wts, vecs)))
+    return torch.stack(rows, 1).view(1, c, h, w)
 
 
 def test_lpp_matches_brute_force_double_loop():
     torch.manual_seed(0)
     f = torch.randn(1, 3, 6, 7, dtype=torch.float64)
     assert torch.allclose(local_pixel_propagation(f, 5, 2), brute_force_lpp(f), atol=1e-10)
+
+
+def test_lpp_hand_written_gradient_matches_autograd_of_the_brute_force():
+    torch.manual_seed(1)
+    f = torch.randn(1, 3, 6, 7, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(1, 3, 6, 7, dtype=torch.float64)
+    (ours,) = torch.autograd.grad((local_pixel_propagation(f, 5, 2) * upstream).sum(), f)
+    (reference,) = torch.autograd.grad((brute_force_lpp(f) * upstream).sum(), f)
+    assert torch.allclose(ours, reference, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda x: local_pixel_propagation(x, 3, 1), (f.detach()[..., :4, :5].requires_grad_(),))
 
 
 def test_lpp_constant_positive_features_in_the_interior_stay_constant():
