@@ -188,7 +188,8 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
     step_s = statistics.median(times)
     return {"entry": entry, "method": name, "profile": profile, "path": "fast", "image_size": cfg.image_size,
             "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(resolved_features(cfg)),
-            "amp": train.amp_enabled(cfg, device), "channels_last": cfg.channels_last, "compile": cfg.compile,
+            "amp": train.amp_enabled(cfg, device), "channels_last": train.channels_last_enabled(cfg, device),
+            "compile": cfg.compile,
             "step_s": step_s, "step_times_s": times, "train_images_per_s": cfg.batch_size / step_s,
             "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result}
 
@@ -301,7 +302,8 @@ PLAIN = {"amp": False, "channels_last": False, "compile": False}
 
 def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1, 2),
                        overrides: dict | None = None, dataset=None) -> dict:
-    """Train the same config with the fast settings (``cfg.amp``, ``cfg.channels_last`` as configured)
+    """Train the same config with the fast settings (``cfg.amp``, ``cfg.channels_last`` where the device
+    uses them: ``train.precision``)
     and plain fp32 (``PLAIN``) for each seed through ``train.train``; mean test Dice and training
     images/s of each run, and the mean and std over seeds. The two must agree within seed noise.
     ``dataset``: a data-set object instead of ``load_dataset("kvasir")`` (tests)."""
@@ -314,8 +316,9 @@ def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1,
         for seed in seeds:
             cfg = make_config(method, "kvasir", preset, {**(overrides or {}), **extra, "seed": seed})
             rec = read_record(train(cfg, progress=False, dataset=dataset))
-            out["runs"].append({"path": path_name, "seed": seed, "run_id": rec.run_id, "amp": cfg.amp,
-                                "channels_last": cfg.channels_last, "dice_mean": rec.summary["dice_mean"],
+            out["runs"].append({"path": path_name, "seed": seed, "run_id": rec.run_id,
+                                "amp": rec.precision["autocast"] == "bf16",   # what ran, not what was asked
+                                "channels_last": rec.precision["channels_last"], "dice_mean": rec.summary["dice_mean"],
                                 "train_images_per_s": rec.train_images_per_s, "final_loss": rec.final_loss})
     for path_name in ("fast", "plain"):
         dice = [r["dice_mean"] for r in out["runs"] if r["path"] == path_name]

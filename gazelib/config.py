@@ -43,8 +43,8 @@ class Config:
     momentum: float = 0.99
     nesterov: bool = True
     weight_decay: float = 4e-4
-    amp: bool = True                   # bf16 autocast where the device supports it
-    channels_last: bool = True
+    amp: bool = True                   # bf16 autocast where the device computes bf16 natively (train.amp_enabled)
+    channels_last: bool = True         # where it pays: CUDA, or bf16 on the CPU (train.channels_last_enabled)
     compile: bool = False
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda

@@ -42,6 +42,7 @@ class RunRecord:
     finished: str
     loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
     qualitative: dict[str, dict] = field(default_factory=dict)      # image id -> run-length predicted mask
+    precision: dict[str, Any] = field(default_factory=dict)         # train.precision: autocast, channels_last, compile
 
 
 def encode_mask(mask: np.ndarray) -> dict:

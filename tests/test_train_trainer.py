@@ -215,3 +215,14 @@ def test_learns_the_easy_task_end_to_end():
     """Image, mask, flips, prediction and upsampling to each image's own size must line up."""
     rec = results.read_record(run(tiny_cfg(iterations=80, lr=0.5, momentum=0.9, checkpoint_every=1000)))
     assert rec.summary["dice_mean"] > 0.8, rec.summary
+
+
+def test_train_fraction_is_a_fraction_of_the_limited_pool_and_subsets_nest():
+    data = Disks(40)
+    data.split = lambda name="default": {"train": data.ids[:30], "test": data.ids[30:]}
+    pick = {(f, limit): train.select_ids(data, tiny_cfg(train_fraction=f, train_limit=limit))[0]
+            for f in (0.2, 0.5, 1.0) for limit in (None, 10)}
+    assert [len(pick[f, None]) for f in (0.2, 0.5, 1.0)] == [6, 15, 30]
+    assert [len(pick[f, 10]) for f in (0.2, 0.5, 1.0)] == [2, 5, 10]    # 0.2 of the 10-image pool, not min(6, 10)
+    assert set(pick[0.2, 10]) <= set(pick[0.5, 10]) <= set(pick[1.0, 10]) <= set(pick[1.0, None])
+    assert set(pick[0.2, None]) <= set(pick[0.5, None])
