@@ -410,14 +410,12 @@ def write_record(record: dict, root: Path | None = None) -> Path:
     """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
     from gazelib.paths import results_root
 
-    folder = Path(root or results_root()) / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
+    from gazelib.results import atomic_write
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"bench-{record['environment']['device']}-{stamp}.json"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
-    path.with_suffix(".md").write_text(format_table(record) + "\n")
+    path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"
+    atomic_write(path, json.dumps(record, indent=1))
+    atomic_write(path.with_suffix(".md"), format_table(record) + "\n")
     return path
 
 

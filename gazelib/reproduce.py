@@ -7,12 +7,15 @@ rebuilt from the records already there.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
-from gazelib.paths import REPO_ROOT, data_root
+from gazelib.paths import REPO_ROOT, data_root, results_root
+from gazelib.provenance import git_state
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+DEFAULT_SEEDS = {"paper": [0, 1, 2], "quick": [0], "smoke": [0]}
 
 
 def notebooks() -> list[Path]:
@@ -34,6 +37,9 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
         print("NCI-ISBI: prepared images not found (they come from TCIA; see README, "
               "`gazelib data prepare-nci-isbi RAW`), so only Kvasir-SEG is run.")
     reports.mkdir(parents=True, exist_ok=True)
+    timing = {"command": "reproduce" if train else "figures", "profile": profile, "seeds": seeds,
+              "device": device, **_device(device), "git": git_state(),
+              "stamp": time.strftime("%Y%m%d-%H%M%S"), "notebooks": []}
     for dataset in datasets:
         for notebook in notebooks():
             out = reports / f"{notebook.stem}-{dataset}-{profile}.ipynb"
@@ -43,7 +49,32 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
                 str(notebook), str(out), cwd=str(REPO_ROOT), progress_bar=False,
                 parameters={"profile": profile, "seeds": seeds, "dataset": dataset, "device": device, "train": train},
             )
-            print(f"    done in {time.perf_counter() - start:.0f} s", flush=True)
+            seconds = time.perf_counter() - start
+            print(f"    done in {seconds:.0f} s", flush=True)
+            timing["notebooks"].append({"notebook": notebook.stem, "dataset": dataset, "seconds": round(seconds, 1)})
+            _write_timing(timing)
+
+
+def _device(device: str) -> dict:
+    """The device the runs of ``device`` ("auto", "cpu", "cuda") land on: its type and name."""
+    import torch
+
+    from gazelib.train import device_name
+    resolved = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                            "cpu" if device == "auto" else device)
+    return {"device_type": resolved.type, "device_name": device_name(resolved)}
+
+
+def _write_timing(timing: dict) -> Path:
+    """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
+    less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``."""
+    from gazelib.results import atomic_write
+
+    timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
+    name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
+    path = results_root() / "reproduce" / name
+    atomic_write(path, json.dumps(timing, indent=1) + "\n")
+    return path
 
 
 def add_commands(subparsers) -> None:
@@ -53,7 +84,9 @@ def add_commands(subparsers) -> None:
     ):
         p = subparsers.add_parser(name, help=help_text)
         p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
-        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        p.add_argument("--seeds", type=int, nargs="+", default=None,
+                       help="default: 0 1 2 for paper (the papers report three seeds), 0 for quick and smoke")
         p.add_argument("--device", default="auto")
         p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
-        p.set_defaults(func=lambda a, train=train: run_notebooks(a.profile, a.seeds, a.device, train, a.reports))
+        p.set_defaults(func=lambda a, train=train: run_notebooks(
+            a.profile, a.seeds if a.seeds is not None else DEFAULT_SEEDS[a.profile], a.device, train, a.reports))

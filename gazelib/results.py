@@ -85,7 +85,8 @@ def record_path(run_id: str, root: Path | None = None) -> Path:
     return runs_dir(root) / f"{run_id}.json"
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: complete or absent."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(text)
@@ -94,7 +95,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def write_record(record: RunRecord, root: Path | None = None) -> Path:
     path = record_path(record.run_id, root)
-    _atomic_write(path, json.dumps(asdict(record), indent=1, sort_keys=False) + "\n")
+    atomic_write(path, json.dumps(asdict(record), indent=1, sort_keys=False) + "\n")
     return path
 
 
@@ -171,6 +172,6 @@ def write_table(df, name: str, root: Path | None = None) -> tuple[Path, Path]:
     """Write ``df`` to ``results_root()/tables/<name>.csv`` and ``.md`` (atomically); return both paths."""
     folder = Path(root or results_root()) / "tables"
     csv, md = folder / f"{name}.csv", folder / f"{name}.md"
-    _atomic_write(csv, df.to_csv(index=False))
-    _atomic_write(md, _markdown(df))
+    atomic_write(csv, df.to_csv(index=False))
+    atomic_write(md, _markdown(df))
     return csv, md
