@@ -67,13 +67,20 @@ def _device(device: str) -> dict:
 
 def _write_timing(timing: dict) -> Path:
     """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
-    less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``."""
+    less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``, and its table
+    beside it (``.md``)."""
     from gazelib.results import atomic_write
 
     timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
     path = results_root() / "reproduce" / name
     atomic_write(path, json.dumps(timing, indent=1) + "\n")
+    rows = [f"| {n['notebook']} | {n['dataset']} | {n['seconds'] / 60:.1f} |" for n in timing["notebooks"]]
+    atomic_write(path.with_suffix(".md"), "\n".join([
+        f"`gazelib {timing['command']} --profile {timing['profile']}` on {timing['device_name']} "
+        f"({timing['device_type']}), seeds {timing['seeds']}, git {str(timing['git'].get('revision'))[:7]}",
+        "", "| notebook | data set | minutes |", "|---|---|---|", *rows,
+        f"| **total** | | **{timing['total_seconds'] / 60:.1f}** |", ""]))
     return path
 
 

@@ -34,3 +34,5 @@ def test_every_notebook_runs_with_the_parameters_and_each_is_timed(tmp_path, mon
     assert all(n["seconds"] > 0 for n in record["notebooks"])
     assert record["total_seconds"] == round(sum(n["seconds"] for n in record["notebooks"]), 1)
     assert record["device_type"] == "cpu" and record["seeds"] == [0, 1] and "revision" in record["git"]
+    table = record_path.with_suffix(".md").read_text()
+    assert "| 01_a | kvasir |" in table and "| **total** |" in table
