@@ -6,12 +6,18 @@ import subprocess
 from gazelib.paths import REPO_ROOT
 
 
+#: What the code writes (records, tables, figures): changes there do not make the code "dirty".
+OUTPUTS = ("results", "figures")
+
+
 def git_state() -> dict:
-    """``{"revision": <HEAD sha>, "dirty": <tracked files modified>}``; None values outside a checkout."""
+    """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``; None values
+    outside a checkout."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     try:
         return {"revision": git("rev-parse", "HEAD").strip(),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     *(f":(exclude){d}" for d in OUTPUTS)).strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"revision": None, "dirty": None}

@@ -1,0 +1,23 @@
+"""git_state: a record's revision, and whether the code (not its outputs) differed from it."""
+import subprocess
+
+from gazelib import provenance
+
+
+def test_dirty_means_code_changes_not_outputs(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "run.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    assert provenance.git_state()["dirty"] is False
+    (tmp_path / "results" / "run.json").unlink()          # a rerun that deleted its records first
+    assert provenance.git_state()["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    state = provenance.git_state()
+    assert state["dirty"] is True and len(state["revision"]) == 40
