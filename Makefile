@@ -39,8 +39,8 @@ lab: setup  ## JupyterLab on the paired notebooks
 
 NOTEBOOK_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 PROFILE ?= paper
-# The papers report three seeds; the CPU profiles one (SEEDS="0 1 2" to ask for more).
-SEEDS   ?= $(if $(filter paper,$(PROFILE)),0 1 2,0)
+# Empty: the CLI's default per profile (three seeds for paper, one for quick/smoke); e.g. SEEDS="0 1 2".
+SEEDS   ?=
 DEVICE  ?= auto
 .PHONY: notebooks reproduce figures
 
@@ -48,10 +48,10 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 	$(BIN)/jupytext --sync $(NOTEBOOK_SOURCES)
 
 reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS, DEVICE); resumes where it stopped
-	$(BIN)/gazelib reproduce --profile $(PROFILE) --seeds $(SEEDS) --device $(DEVICE)
+	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE)
 
 figures: setup  ## rebuild every table and figure from the existing run records, without training
-	$(BIN)/gazelib figures --profile $(PROFILE) --seeds $(SEEDS)
+	$(BIN)/gazelib figures --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS))
 
 .PHONY: bench
 bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)

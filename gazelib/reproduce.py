@@ -57,11 +57,10 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
 
 def _device(device: str) -> dict:
     """The device the runs of ``device`` ("auto", "cpu", "cuda") land on: its type and name."""
-    import torch
+    from gazelib.config import Config
+    from gazelib.train import device_name, resolve_device
 
-    from gazelib.train import device_name
-    resolved = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                            "cpu" if device == "auto" else device)
+    resolved = resolve_device(Config(device=device))
     return {"device_type": resolved.type, "device_name": device_name(resolved)}
 
 

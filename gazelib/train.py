@@ -395,10 +395,11 @@ def predict_logits(model, method, images: torch.Tensor, cfg: Config, device: tor
     """(N, 1, S, S) float32 foreground logits on the CPU, batched, no grad, autocast."""
     model.eval()
     out = []
+    channels_last = channels_last_enabled(cfg, device)
     with torch.no_grad():
         for start in range(0, images.shape[0], EVAL_BATCH):
             x = images[start:start + EVAL_BATCH].to(device)
-            if channels_last_enabled(cfg, device):
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(cfg, device):
                 out.append(method.predict(model(x)).float().cpu())
