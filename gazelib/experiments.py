@@ -38,18 +38,36 @@ TABLE1 = [
 #: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (the authors' level sets), the
 #: consistency (none, ``pure``, ``prop``), its weight lambda.
 GAZEMEDSEG_LEVEL_COUNTS = (1, 2, 3, 4, 5)
-GAZEMEDSEG_CONSISTENCY = [
-    Experiment("no consistency", "gazemedseg", ("cons_mode=none",)),
-    Experiment("pure", "gazemedseg", ("cons_mode=pure",)),
-    Experiment("prop (LPP)", "gazemedseg", ("cons_mode=prop",)),
-]
+GAZEMEDSEG_CONSISTENCY = {"no consistency": "none", "pure": "pure", "prop (LPP)": "prop"}
 GAZEMEDSEG_WEIGHTS = (0.5, 1.0, 3.0, 5.0)
-#: Under ``quick`` a GazeMedSeg run is 1000 iterations of one network per level (measured on a 2-core
-#: AVX2 CPU: 174 s with one level, 357 s with two; its BCE-only objective stays at all-background for
-#: 200 and 400 iterations), so the workshop runs the smaller ablation: 1-3 levels, lambda 1 and 3 (12 network-runs
-#: instead of 28). ``smoke`` and ``paper`` run the paper's grid.
-QUICK_LEVEL_COUNTS = (1, 2, 3)
-QUICK_WEIGHTS = (1.0, 3.0)
+
+# GradTrack Table 2 (truncation, TA location), Fig. 4(a) components, Fig. 4(b) tau sweep.
+GRADTRACK_TABLE2 = [
+    Experiment("Truncation w/o", "gradtrack", ("truncation=none",)),
+    Experiment("Truncation sequential", "gradtrack", ("truncation=sequential",)),
+    Experiment("TA Enc. + Dec.", "gradtrack", ("ta_location=both",)),
+    Experiment("TA Enc.", "gradtrack", ("ta_location=encoder",)),
+    Experiment("TA Dec. (GradTrack)", "gradtrack"),
+]
+GRADTRACK_COMPONENTS = (1, 2, 3, 4)
+GRADTRACK_TAUS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+# Selective attention, Table 1 layout on Kvasir-SEG: data ratio x variant.
+SAN_RATIOS = (0.2, 0.3, 0.5, 0.7)
+SAN_VARIANTS = {"Backbone": "backbone", "+gaze*": "gaze_head", "+SAN*": "san_concat", "ours-gaze": "ours_gaze", "ours": "ours"}
+
+#: What ``quick`` keeps of each grid. The budget is 5 minutes per notebook on a 2-core AVX2 laptop
+#: CPU, where a quick run of 150 iterations takes about 30 s and a two-level GazeMedSeg run (300
+#: iterations, one network per level) about 110 s. The kept points are the ends of each sweep and
+#: the paper's choice; ``paper`` and ``smoke`` run every point.
+QUICK = {
+    "gazemedseg levels": (1, 2),
+    "gazemedseg consistency": ("no consistency", "prop (LPP)"),
+    "gazemedseg weights": (3.0,),
+    "gradtrack components": (1, 4),
+    "gradtrack taus": (0.05, 0.25, 0.5),
+    "san": {0.2: tuple(SAN_VARIANTS), 0.7: ("Backbone", "ours")},
+}
 
 
 def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experiment]]:
@@ -60,35 +78,38 @@ def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experimen
     from gazelib.gaze.masks import levels_for
 
     quick = profile == "quick"
-    counts = QUICK_LEVEL_COUNTS if quick else GAZEMEDSEG_LEVEL_COUNTS
-    weights = QUICK_WEIGHTS if quick else GAZEMEDSEG_WEIGHTS
+    counts = QUICK["gazemedseg levels"] if quick else GAZEMEDSEG_LEVEL_COUNTS
+    modes = QUICK["gazemedseg consistency"] if quick else tuple(GAZEMEDSEG_CONSISTENCY)
+    weights = QUICK["gazemedseg weights"] if quick else GAZEMEDSEG_WEIGHTS
     return {
         "levels": [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg",
                               ("levels=" + ",".join(map(str, levels_for(dataset, n))),)) for n in counts],
-        "consistency": GAZEMEDSEG_CONSISTENCY,
+        "consistency": [Experiment(label, "gazemedseg", (f"cons_mode={GAZEMEDSEG_CONSISTENCY[label]}",))
+                        for label in modes],
         "weight": [Experiment(f"λ = {w:g}", "gazemedseg", (f"cons_weight={w}",)) for w in weights],
     }
 
 
-# GradTrack Table 2 (truncation, TA location), Fig. 4(a) components, Fig. 4(b) tau sweep.
-GRADTRACK_TABLE2 = [
-    Experiment("Truncation w/o", "gradtrack", ("truncation=none",)),
-    Experiment("Truncation sequential", "gradtrack", ("truncation=sequential",)),
-    Experiment("TA Enc. + Dec.", "gradtrack", ("ta_location=both",)),
-    Experiment("TA Enc.", "gradtrack", ("ta_location=encoder",)),
-    Experiment("TA Dec. (GradTrack)", "gradtrack"),
-]
-GRADTRACK_COMPONENTS = [Experiment(f"#{k}", "gradtrack", (f"components={k}",)) for k in (1, 2, 3, 4)]
-GRADTRACK_TAU = [Experiment(f"τ = {t:g}", "gradtrack", (f"tau={t}",)) for t in (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)]
+def gradtrack_ablations(profile: str) -> dict[str, list[Experiment]]:
+    """GradTrack's Table 2, Fig. 4(a) components and Fig. 4(b) tau sweep for ``profile``; the
+    default run (reverse truncation, TA in the decoder, #4, tau = 0.25) is shared by all three."""
+    quick = profile == "quick"
+    components = QUICK["gradtrack components"] if quick else GRADTRACK_COMPONENTS
+    taus = QUICK["gradtrack taus"] if quick else GRADTRACK_TAUS
+    return {
+        "table2": GRADTRACK_TABLE2,
+        "components": [Experiment(f"#{k}", "gradtrack", (f"components={k}",)) for k in components],
+        "tau": [Experiment(f"τ = {t:g}", "gradtrack", (f"tau={t}",)) for t in taus],
+    }
 
-# Selective attention, Table 1 layout on Kvasir-SEG: data ratio x variant.
-SAN_RATIOS = (0.2, 0.3, 0.5, 0.7)
-SAN_VARIANTS = {"Backbone": "backbone", "+gaze*": "gaze_head", "+SAN*": "san_concat", "ours-gaze": "ours_gaze", "ours": "ours"}
-SAN_TABLE = [
-    Experiment(label, "san", (f"san_variant={variant}", f"train_fraction={ratio}"))
-    for ratio in SAN_RATIOS
-    for label, variant in SAN_VARIANTS.items()
-]
+
+def san_table(profile: str) -> list[Experiment]:
+    """Selective attention runs (ratio x variant) for ``profile``: every cell, or under ``quick``
+    every variant at the smallest ratio and the backbone against ours at a large one."""
+    cells = (QUICK["san"] if profile == "quick"
+             else {ratio: tuple(SAN_VARIANTS) for ratio in SAN_RATIOS})
+    return [Experiment(label, "san", (f"san_variant={SAN_VARIANTS[label]}", f"train_fraction={ratio}"))
+            for ratio, labels in cells.items() for label in labels]
 
 
 def preset_for(profile: str, dataset: str) -> str:

@@ -1,0 +1,52 @@
+"""The experiment grids: the papers' grids under `paper`, a subset of them under `quick`, and the
+shared default run appearing once as the same config in every grid of a notebook."""
+from __future__ import annotations
+
+import pytest
+
+from gazelib import experiments
+from gazelib.config import make_config
+from gazelib.train import run_id
+
+
+def _ids(grid, profile, dataset="kvasir"):
+    preset = experiments.preset_for(profile, dataset)
+    return {e.label: run_id(make_config(e.method, dataset, preset, list(e.overrides))) for e in grid}
+
+
+def test_paper_grids_are_the_papers():
+    gms = experiments.gazemedseg_ablations("kvasir", "paper")
+    assert [e.label for e in gms["levels"]] == ["1 level", "2 levels", "3 levels", "4 levels", "5 levels"]
+    assert [e.label for e in gms["consistency"]] == ["no consistency", "pure", "prop (LPP)"]
+    assert [e.label for e in gms["weight"]] == ["λ = 0.5", "λ = 1", "λ = 3", "λ = 5"]
+    gt = experiments.gradtrack_ablations("paper")
+    assert [e.label for e in gt["tau"]] == [f"τ = {t:g}" for t in (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)]
+    assert [e.label for e in gt["components"]] == ["#1", "#2", "#3", "#4"]
+    san = experiments.san_table("paper")
+    cells = {(e.label, e.overrides[1]) for e in san}
+    assert len(san) == len(cells) == 20
+    assert ("ours", "train_fraction=0.3") in cells
+
+
+@pytest.mark.parametrize("name", ["levels", "consistency", "weight"])
+def test_quick_gazemedseg_grid_is_a_subset_with_the_default(name):
+    quick = _ids(experiments.gazemedseg_ablations("kvasir", "quick")[name], "quick")
+    paper = experiments.gazemedseg_ablations("kvasir", "paper")[name]
+    assert set(quick) < {e.label for e in paper}
+    default = run_id(make_config("gazemedseg", "kvasir", "quick"))
+    assert default in quick.values()   # the Table 1 run is one point of every grid
+
+
+@pytest.mark.parametrize("name", ["table2", "components", "tau"])
+def test_quick_gradtrack_grids_share_the_table1_run(name):
+    quick = _ids(experiments.gradtrack_ablations("quick")[name], "quick")
+    assert set(quick) <= {e.label for e in experiments.gradtrack_ablations("paper")[name]}
+    assert run_id(make_config("gradtrack", "kvasir", "quick")) in quick.values()
+
+
+def test_quick_san_table_keeps_both_ends():
+    quick = experiments.san_table("quick")
+    cells = {(e.label, e.overrides[1]) for e in quick}
+    assert cells <= {(e.label, e.overrides[1]) for e in experiments.san_table("paper")}
+    assert {label for label, ratio in cells if ratio == "train_fraction=0.2"} == set(experiments.SAN_VARIANTS)
+    assert {("Backbone", "train_fraction=0.7"), ("ours", "train_fraction=0.7")} <= cells
