@@ -57,9 +57,10 @@ SAN_RATIOS = (0.2, 0.3, 0.5, 0.7)
 SAN_VARIANTS = {"Backbone": "backbone", "+gaze*": "gaze_head", "+SAN*": "san_concat", "ours-gaze": "ours_gaze", "ours": "ours"}
 
 #: What ``quick`` keeps of each grid. The budget is 5 minutes per notebook on a 2-core AVX2 laptop
-#: CPU, where a quick run of 150 iterations takes about 30 s and a two-level GazeMedSeg run (300
-#: iterations, one network per level) about 110 s. The kept points are the ends of each sweep and
-#: the paper's choice; ``paper`` and ``smoke`` run every point.
+#: CPU, where a quick run of 150 iterations took 19-34 s and a two-level GazeMedSeg run (300
+#: iterations, one network per level) 66-78 s (the committed quick records, train + evaluation).
+#: The kept points are the ends of each sweep and the paper's choice; ``paper`` and ``smoke`` run
+#: every point.
 QUICK = {
     "gazemedseg levels": (1, 2),
     "gazemedseg consistency": ("no consistency", "prop (LPP)"),
