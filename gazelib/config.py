@@ -234,7 +234,12 @@ def make_config(method: str, dataset: str = "kvasir", preset: str = "quick",
     cfg = Config(method=method, dataset=dataset, preset=preset)
     apply_overrides(cfg, DATASET_DEFAULTS[dataset])
     apply_overrides(cfg, PRESETS[preset](method, dataset))
-    return apply_overrides(cfg, overrides)
+    apply_overrides(cfg, overrides)
+    for key, chosen in (("method", method), ("dataset", dataset), ("preset", preset)):
+        if getattr(cfg, key) != chosen:   # the preset was filled in for `chosen`: an override would mix recipes
+            raise ValueError(f"config key {key} cannot be overridden ({chosen!r} -> {getattr(cfg, key)!r}); "
+                             f"choose the {key} as an argument instead")
+    return validate(cfg)
 
 
 def config_from_dict(values: dict[str, Any]) -> Config:
@@ -248,5 +253,73 @@ def config_from_dict(values: dict[str, Any]) -> Config:
         value = getattr(cfg, f.name)
         if isinstance(value, list):
             setattr(cfg, f.name, tuple(value))
+    return validate(cfg)
+
+
+# ------------------------------------------------------------------------------------------------
+# Validation
+# ------------------------------------------------------------------------------------------------
+
+CHOICES = {"dataset": tuple(DATASET_DEFAULTS), "schedule": ("cosine", "poly"), "cons_mode": ("prop", "pure", "none"),
+           "truncation": ("reverse", "none", "sequential"), "ta_location": ("decoder", "encoder", "both"),
+           "track": ("polyline", "points"), "backbone": ("unet", "nnunet"), "device": ("auto", "cpu", "cuda"),
+           "san_variant": ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours"), "components": (1, 2, 3, 4)}
+#: (low, high, low inclusive, high inclusive); None = unbounded. ``None`` values of optional keys pass.
+RANGES = {"iterations": (1, None, True, None), "batch_size": (1, None, True, None),
+          "checkpoint_every": (1, None, True, None), "train_limit": (1, None, True, None),
+          "test_limit": (1, None, True, None), "train_fraction": (0, 1, False, True),
+          "lr": (0, 10, False, True), "min_lr": (0, 10, True, True), "momentum": (0, 1, True, False),
+          "weight_decay": (0, 1, True, False), "tau": (0, 1, False, True), "beta": (0, None, False, None),
+          "sigma": (0, None, False, None), "under_threshold": (0, 1, False, False),
+          "cons_weight": (0, None, True, None), "lambda1": (0, None, True, None), "lambda2": (0, None, True, None),
+          "gaze_weight": (0, None, True, None), "lpp_kernel": (1, None, True, None),
+          "lpp_dilation": (1, None, True, None), "aab_hidden": (1, None, True, None), "aab_heads": (1, None, True, None)}
+SAN_MULTIPLE = 16   # SAN pools the input 4x, then twice more by 2
+
+
+def _range_text(low, high, low_in, high_in) -> str:
+    if high is None:
+        return f"{'>=' if low_in else '>'} {low}"
+    return f"in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+
+
+def validate(cfg: Config) -> Config:
+    """Check every value against its allowed range / choices; ``ValueError`` naming the key and range."""
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"config key {f.name} must be finite, got {value}")
+    for key, allowed in CHOICES.items():
+        value = getattr(cfg, key)
+        if key == "device" and isinstance(value, str) and value.startswith("cuda:"):
+            continue
+        if value not in allowed:
+            raise ValueError(f"config key {key} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    for key, (low, high, low_in, high_in) in RANGES.items():
+        value = getattr(cfg, key)
+        if value is None:
+            continue
+        ok = (value >= low if low_in else value > low) and (
+            high is None or (value <= high if high_in else value < high))
+        if not ok:
+            raise ValueError(f"config key {key} must be {_range_text(low, high, low_in, high_in)}; got {value}")
+    if cfg.min_lr > cfg.lr:
+        raise ValueError(f"config key min_lr must be <= lr ({cfg.lr}); got {cfg.min_lr}")
+    if not cfg.levels or not all(0 < level < 1 for level in cfg.levels):
+        raise ValueError(f"config key levels must be one or more values each in (0, 1); got {cfg.levels}")
+    from gazelib.models.unet import PAPER_FEATURES   # the networks halve the input once per stage after the first
+    features = PAPER_FEATURES[cfg.backbone] if cfg.features is None else cfg.features
+    if not features or any(f < 1 for f in features):
+        raise ValueError(f"config key features must be positive widths; got {cfg.features}")
+    multiple = 2 ** (len(features) - 1)
+    if cfg.method == "san":
+        multiple = max(multiple, SAN_MULTIPLE)
+    if cfg.image_size < multiple or cfg.image_size % multiple:
+        raise ValueError(f"config key image_size must be a positive multiple of {multiple} "
+                         f"(for {len(features)} network stages, method {cfg.method}); got {cfg.image_size}")
+    from gazelib.data.splits import FOLD
+    if cfg.split != "default" and not FOLD.fullmatch(cfg.split):
+        raise ValueError(f"config key split must be 'default' or 'fold<k>of<K>'; got {cfg.split!r}")
     return cfg
 

@@ -309,7 +309,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
                  "started": _now(), "final_loss": float("nan")}
         ckpt = checkpoint_path(rid)
         if ckpt.exists():
-            saved = torch.load(ckpt, map_location="cpu", weights_only=False)   # RNG states must stay on the CPU
+            saved = read_checkpoint(ckpt)
             _check_same_config(saved["config"], cfg, ckpt)
             model.load_state_dict(saved["model"])
             optimiser.load_state_dict(saved["optimizer"])   # moves its state to the parameters' device
@@ -343,6 +343,17 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     return results.write_record(record)
 
 
+class NonFiniteError(RuntimeError):
+    """Training diverged (NaN / inf loss or weights): no checkpoint and no record are written."""
+
+
+def _check_finite(value: float, what: str, iteration: int, rid: str) -> None:
+    """Read only where the loss is already on the host (log points, checkpoints): no extra sync per step."""
+    if not math.isfinite(value):
+        raise NonFiniteError(f"run {rid}: {what} is {value} at iteration {iteration}; training diverged "
+                             f"-- lower lr (or check the data); no checkpoint or record was written")
+
+
 def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
                 rid, device, progress, stop_after) -> None:
     from tqdm.auto import tqdm
@@ -366,6 +377,7 @@ def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size,
         state["iteration"] = done
         if done % log_every == 0 or done == cfg.iterations:
             mean = float(state["window"][0]) / state["window"][1]
+            _check_finite(mean, "mean training loss", done, rid)
             state["history"].append([done, mean])
             state["window"] = [torch.zeros((), device=device), 0]
             state["final_loss"] = mean
@@ -378,6 +390,9 @@ def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size,
             now = time.perf_counter()
             state["train_time"] += now - segment_start
             segment_start = now
+            _check_finite(float(state["window"][0]), "training loss", done, rid)
+            _check_finite(float(sum(p.detach().float().abs().sum() for p in model.parameters())), "model weights", done,
+                          rid)
             _atomic_save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
                           "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
                           "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -429,12 +444,26 @@ def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0)
     return scores, kept
 
 
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, loaded with ``weights_only=True`` (tensors and plain containers only:
+    a crafted pickle cannot run code); RNG states stay on the CPU. A file that is not such a
+    checkpoint raises ``ValueError`` naming it."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:   # UnpicklingError (unsafe / corrupt), EOFError, RuntimeError (zip)
+        raise ValueError(f"{path} is not a readable gazelib checkpoint (refused or corrupt: "
+                         f"{str(error).splitlines()[0]}); delete it to retrain") from error
+    if not isinstance(saved, dict) or not {"model", "config"} <= set(saved):
+        raise ValueError(f"{path} is not a gazelib checkpoint (no model/config); delete it to retrain")
+    return saved
+
+
 def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
     """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = read_checkpoint(path)
     cfg = config_from_dict(saved["config"])
     if device is not None:
         cfg.device = device

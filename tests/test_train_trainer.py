@@ -200,7 +200,7 @@ def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
         return {i: crf for i in ids}
 
     monkeypatch.setattr(targets, "_gaze_maps", fake)
-    cfg = tiny_cfg(image_size=4, levels=(0.5, 0.3), under_threshold=0.7)
+    cfg = tiny_cfg(image_size=4, features=(4, 4, 4), levels=(0.5, 0.3), under_threshold=0.7)
     built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "mask07", "crf_soft"))
     level05 = np.kron([[0, 0], [1, 1]], np.ones((2, 2)))
     level03 = np.kron([[0, 1], [1, 1]], np.ones((2, 2)))
