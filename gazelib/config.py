@@ -319,7 +319,8 @@ def validate(cfg: Config) -> Config:
         raise ValueError(f"config key image_size must be a positive multiple of {multiple} "
                          f"(for {len(features)} network stages, method {cfg.method}); got {cfg.image_size}")
     from gazelib.data.splits import FOLD
-    if cfg.split != "default" and not FOLD.fullmatch(cfg.split):
-        raise ValueError(f"config key split must be 'default' or 'fold<k>of<K>'; got {cfg.split!r}")
+    if cfg.split not in ("default", "labelled") and not FOLD.fullmatch(cfg.split):
+        raise ValueError(f"config key split must be 'default', 'labelled' (nci_isbi) or 'fold<k>of<K>'; "
+                         f"got {cfg.split!r}")
     return cfg
 

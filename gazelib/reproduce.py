@@ -8,6 +8,7 @@ rebuilt from the records already there.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -27,9 +28,17 @@ def nci_isbi_prepared(root: Path | None = None) -> bool:
     return ((root or data_root()) / "nci-isbi" / "prepared" / "split.json").is_file()
 
 
-def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, reports: Path) -> None:
+def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, reports: Path,
+                  retrain: bool = False) -> None:
+    """``retrain``: train every run again even where a record exists (``GAZELIB_RETRAIN=1`` in the
+    notebook kernels, read by ``train.train``), e.g. after editing a method's code."""
     import papermill
 
+    if not train and not any((results_root() / "runs").glob("*.json")):
+        raise FileNotFoundError(f"no run records in {results_root() / 'runs'}: run `gazelib reproduce` first "
+                                f"(or point GAZELIB_RESULTS at a results folder)")
+    if retrain:
+        os.environ["GAZELIB_RETRAIN"] = "1"
     datasets = ["kvasir"]
     if nci_isbi_prepared():
         datasets.append("nci_isbi")
@@ -39,20 +48,35 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
     reports.mkdir(parents=True, exist_ok=True)
     timing = {"command": "reproduce" if train else "figures", "profile": profile, "seeds": seeds,
               "device": device, **_device(device), "git": git_state(),
-              "stamp": time.strftime("%Y%m%d-%H%M%S"), "notebooks": []}
-    for dataset in datasets:
-        for notebook in notebooks():
-            out = reports / f"{notebook.stem}-{dataset}-{profile}.ipynb"
-            print(f"[{time.strftime('%H:%M:%S')}] {notebook.name} ({dataset}, {profile}) -> {out}", flush=True)
-            start = time.perf_counter()
-            papermill.execute_notebook(
-                str(notebook), str(out), cwd=str(REPO_ROOT), progress_bar=False,
-                parameters={"profile": profile, "seeds": seeds, "dataset": dataset, "device": device, "train": train},
-            )
-            seconds = time.perf_counter() - start
-            print(f"    done in {seconds:.0f} s", flush=True)
-            timing["notebooks"].append({"notebook": notebook.stem, "dataset": dataset, "seconds": round(seconds, 1)})
-            _write_timing(timing)
+              "stamp": time.strftime("%Y%m%d-%H%M%S"), "status": "running", "notebooks": []}
+    try:
+        for dataset in datasets:
+            for notebook in notebooks():
+                _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing)
+    except BaseException:   # Ctrl-C, kill (the CLI turns SIGTERM into KeyboardInterrupt), a failed notebook
+        timing["status"] = "interrupted"
+        _write_timing(timing)
+        raise
+    timing["status"] = "complete"
+    _write_timing(timing)
+
+
+def _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing) -> None:
+    out = reports / f"{notebook.stem}-{dataset}-{profile}.ipynb"
+    print(f"[{time.strftime('%H:%M:%S')}] {notebook.name} ({dataset}, {profile}) -> {out}", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(out), cwd=str(REPO_ROOT), progress_bar=False,
+            parameters={"profile": profile, "seeds": seeds, "dataset": dataset, "device": device, "train": train},
+        )
+    except papermill.PapermillExecutionError as error:
+        raise RuntimeError(f"notebook {notebook.name} ({dataset}) failed: {error.ename}: {error.evalue}; "
+                           f"the executed notebook is {out}") from error
+    seconds = time.perf_counter() - start
+    print(f"    done in {seconds:.0f} s", flush=True)
+    timing["notebooks"].append({"notebook": notebook.stem, "dataset": dataset, "seconds": round(seconds, 1)})
+    _write_timing(timing)
 
 
 def _device(device: str) -> dict:
@@ -78,6 +102,8 @@ def _write_timing(timing: dict) -> Path:
     atomic_write(path.with_suffix(".md"), "\n".join([
         f"`gazelib {timing['command']} --profile {timing['profile']}` on {timing['device_name']} "
         f"({timing['device_type']}), seeds {timing['seeds']}, git {str(timing['git'].get('revision'))[:7]}",
+        "", f"Status: **{timing['status']}**" + ("" if timing["status"] == "complete" else
+                                                 " (the table lists only the notebooks that finished)"),
         "", "| notebook | data set | minutes |", "|---|---|---|", *rows,
         f"| **total** | | **{timing['total_seconds'] / 60:.1f}** |", ""]))
     return path
@@ -94,5 +120,9 @@ def add_commands(subparsers) -> None:
                        help="default: 0 1 2 for paper (the papers report three seeds), 0 for quick and smoke")
         p.add_argument("--device", default="auto")
         p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports")
+        if train:
+            p.add_argument("--retrain", action="store_true",
+                           help="train every run again, even where a record exists (e.g. after editing a method)")
         p.set_defaults(func=lambda a, train=train: run_notebooks(
-            a.profile, a.seeds if a.seeds is not None else DEFAULT_SEEDS[a.profile], a.device, train, a.reports))
+            a.profile, a.seeds if a.seeds is not None else DEFAULT_SEEDS[a.profile], a.device, train, a.reports,
+            retrain=getattr(a, "retrain", False)))

@@ -78,3 +78,94 @@ def test_non_finite_loss_stops_without_record_or_checkpoint():
     assert not train.checkpoint_path(rid).exists()
     from gazelib import results
     assert not results.record_path(rid).exists()
+
+
+# --- 4. inputs are checked on load ---------------------------------------------------------------
+
+def _kvasir_root(tmp_path, image_size=(40, 30), mask_size=(40, 30)):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "d"
+    for sub, size in (("images", image_size), ("masks", mask_size)):
+        (root / "kvasir-seg" / sub).mkdir(parents=True)
+        Image.fromarray(np.full(size[::-1] + (3,), 200, np.uint8)).save(root / "kvasir-seg" / sub / "a.jpg")
+    return root
+
+
+def test_mask_of_the_wrong_size_is_refused(tmp_path):
+    from gazelib.data.datasets import load_dataset
+
+    ds = load_dataset("kvasir", _kvasir_root(tmp_path, mask_size=(10, 10)))
+    with pytest.raises(ValueError, match=r"mask .*a\.jpg is 10x10 but its image is 30x40"):
+        ds.mask("a")
+
+
+def test_truncated_jpeg_names_the_file(tmp_path):
+    from gazelib.data.datasets import load_dataset
+
+    root = _kvasir_root(tmp_path)
+    path = root / "kvasir-seg" / "images" / "a.jpg"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"cannot decode .*images/a\.jpg"):
+        load_dataset("kvasir", root).image("a")
+
+
+# --- 5. one-line errors from the CLI -------------------------------------------------------------
+
+def _gazelib(*argv, env=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "gazelib", *argv], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (("train", "nosuch", "--preset", "smoke"), "unknown method 'nosuch'"),
+    (("train", "full", "--preset", "smoke", "--set", "iteratons=5"), "unknown config key 'iteratons'"),
+    (("train", "full", "--set", "method=san"), "config key method cannot be overridden"),
+    (("train", "full", "--dataset", "nci_isbi", "--preset", "smoke"), "prepared NCI-ISBI slices are missing"),
+    (("figures", "--profile", "smoke"), "no run records"),
+])
+def test_cli_user_errors_are_one_line(tmp_path, argv, expected):
+    done = _gazelib(*argv, env={"GAZELIB_DATA": str(tmp_path / "data")})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr
+
+
+def test_cli_corrupt_checkpoint_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"not a checkpoint")
+    done = _gazelib("eval", "--run", str(bad))
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {bad} is not a readable gazelib checkpoint")
+    assert "Traceback" in _gazelib("--debug", "eval", "--run", str(bad)).stderr
+    assert "Traceback" in _gazelib("eval", "--run", str(bad), env={"GAZELIB_DEBUG": "1"}).stderr
+
+
+HEADER = "IMAGE,CURRENT_FIX_INDEX,CURRENT_FIX_X,CURRENT_FIX_Y,CURRENT_FIX_DURATION,CURRENT_FIX_START,IMAGE_HEIGHT,IMAGE_WIDTH\n"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "the file is empty"),
+    (bytes(range(256)) * 4, "binary file"),
+    (HEADER.encode() + "caf\xe9.jpg,1,0.5,0.5,100,0,3,5\n".encode("latin-1"), "not UTF-8"),
+    (HEADER.encode() + b"a.jpg,1,0.5,0.5,100,0,3,5,7,8\n", "not a well-formed CSV"),
+])
+def test_check_gaze_names_the_file_and_problem(tmp_path, content, problem):
+    from gazelib.data.fixations import FixationError, read_fixations
+
+    path = tmp_path / "fix.csv"
+    path.write_bytes(content)
+    with pytest.raises(FixationError) as info:
+        read_fixations(path)
+    assert str(path) in str(info.value) and problem in str(info.value)
+
+
+def test_check_gaze_accepts_spaces_in_the_header_and_warns_about_index_gaps(tmp_path):
+    path = tmp_path / "fix.csv"
+    path.write_text(HEADER.replace(",", ", ") + "a.jpg,1,0.5,0.5,100,0,3,5\na.jpg,3,0.5,0.5,100,200,3,5\n")
+    done = _gazelib("data", "check-gaze", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning" in done.stdout and "a.jpg (missing [2])" in done.stdout

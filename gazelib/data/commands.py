@@ -65,7 +65,7 @@ def _verify(args) -> int:
 def _check_gaze(args) -> int:
     from PIL import Image
 
-    from gazelib.data.fixations import FixationError, check_coverage, read_fixations, summarize
+    from gazelib.data.fixations import FixationError, check_coverage, index_gaps, read_fixations, summarize
 
     sizes = None
     if args.images is not None:
@@ -80,6 +80,11 @@ def _check_gaze(args) -> int:
     except FixationError as error:
         print(error)
         return 1
+    gaps = index_gaps(args.file)
+    if gaps:
+        listed = ", ".join(f"{image} (missing {missing[:5]})" for image, missing in list(gaps.items())[:5])
+        print(f"warning: {args.file}: CURRENT_FIX_INDEX skips numbers (dropped fixations?) in {len(gaps)} "
+              f"image(s): {listed}{' ...' if len(gaps) > 5 else ''}")
     print(f"{args.file}: OK")
     for key, value in summarize(scanpaths).items():
         print(f"  {key}: {value}")

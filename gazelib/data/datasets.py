@@ -70,6 +70,26 @@ class Dataset:
         return f"{type(self).__name__}(root={str(self.root)!r}, {len(self.ids)} ids)"
 
 
+def decode(path: Path, mode: str | None = None) -> np.ndarray:
+    """An image file as an array (converted to PIL ``mode`` if given); any decode error names the file."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert(mode) if mode else im)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, SyntaxError) as error:   # truncated / corrupt files, unknown formats
+        raise ValueError(f"cannot decode {path}: {error}; restore it with `gazelib data fetch`") from error
+
+
+def check_shapes(mask_file: Path, mask_shape: tuple, image_shape: tuple) -> None:
+    """A mask must have its image's height and width (else it would be scored at the wrong size)."""
+    if tuple(mask_shape[:2]) != tuple(image_shape[:2]):
+        raise ValueError(f"mask {mask_file} is {mask_shape[0]}x{mask_shape[1]} but its image is "
+                         f"{image_shape[0]}x{image_shape[1]}; restore it with `gazelib data fetch`")
+
+
 def require(path: Path, what: str) -> Path:
     """``path`` if it exists, else a :class:`DataMissingError` saying how to get it."""
     if not Path(path).exists():

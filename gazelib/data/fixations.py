@@ -11,6 +11,8 @@ counting the header as line 1 (so the first fixation is row 2).
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +72,7 @@ def read_fixations(path, image_sizes: dict[str, tuple[int, int]] | None = None,
     allowed by default; ``consecutive=True`` demands exactly 1..n (for freshly recorded files).
     """
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = _read_csv(path)
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise FixationError(path, [(1, c, "missing column (header has: " + ", ".join(raw.columns) + ")")
@@ -112,6 +114,43 @@ def read_fixations(path, image_sizes: dict[str, tuple[int, int]] | None = None,
         problems.sort(key=lambda p: (p[0], COLUMNS.index(p[1])))
         raise FixationError(path, problems)
     return _scanpaths(good)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The CSV as text cells, column names stripped (``IMAGE, CURRENT_FIX_X`` is accepted); an
+    unreadable file (empty, binary, not UTF-8, ragged rows) raises :class:`FixationError` naming it."""
+    data = path.read_bytes()
+    if b"\0" in data[:65536]:
+        raise FixationError(path, [(None, "-", "binary file (NUL bytes), not a CSV text file")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FixationError(path, [(None, "-", f"not UTF-8 text (byte {error.start}: {error.reason}); "
+                                    "binary file, or save it as UTF-8")]) from None
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        raise FixationError(path, [(None, "-", "the file is empty (expected a header line and fixation rows)")])
+    ragged = [(n, len(row)) for n, row in enumerate(lines, 1) if row and len(row) != len(lines[0])]
+    if ragged:
+        raise FixationError(path, [(n, "-", f"not a well-formed CSV: {count} fields, the header has {len(lines[0])}")
+                                   for n, count in ragged])
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
+def index_gaps(path) -> dict[str, list[int]]:
+    """``{image: missing CURRENT_FIX_INDEX values}`` for images whose indices skip numbers (a fixation
+    dropped after numbering; the released files have such gaps, see ``read_fixations``)."""
+    raw = _read_csv(Path(path))
+    index = pd.to_numeric(raw["CURRENT_FIX_INDEX"].str.strip(), errors="coerce")
+    gaps = {}
+    for image, values in index.groupby(raw["IMAGE"].str.strip()):
+        present = set(values.dropna().astype(int))
+        missing = sorted(set(range(1, max(present, default=0) + 1)) - present)
+        if missing:
+            gaps[image] = missing
+    return gaps
 
 
 def _order_problems(df: pd.DataFrame, consecutive: bool) -> list[tuple[int, str, str]]:

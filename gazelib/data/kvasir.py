@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from gazelib.data.datasets import Dataset, require
+from gazelib.data.datasets import Dataset, check_shapes, decode, require
 from gazelib.data.fixations import check_coverage
 
 MASK_THRESHOLD = 127
@@ -15,14 +15,12 @@ MASK_THRESHOLD = 127
 
 def read_image(path) -> np.ndarray:
     """uint8 (H, W, 3)."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    return decode(path, "RGB")
 
 
 def read_mask(path) -> np.ndarray:
     """bool (H, W): grey value > 127 (the JPEG masks have compression noise around 0 and 255)."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L")) > MASK_THRESHOLD
+    return decode(path, "L") > MASK_THRESHOLD
 
 
 class KvasirDataset(Dataset):
@@ -44,7 +42,15 @@ class KvasirDataset(Dataset):
         return read_image(self.images_dir / f"{id}.jpg")
 
     def mask(self, id: str) -> np.ndarray:
-        return read_mask(self.masks_dir / f"{id}.jpg")
+        path = self.masks_dir / f"{id}.jpg"
+        mask = read_mask(path)
+        with Image.open(self.images_dir / f"{id}.jpg") as im:   # the header only
+            check_shapes(path, mask.shape, (im.height, im.width))
+        return mask
+
+    def files(self, id: str) -> list:
+        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.fingerprint``)."""
+        return [self.images_dir / f"{id}.jpg", self.masks_dir / f"{id}.jpg"]
 
     def image_sizes(self) -> dict[str, tuple[int, int]]:
         sizes = {}

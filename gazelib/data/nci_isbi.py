@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from gazelib.data import splits
-from gazelib.data.datasets import Dataset, DataMissingError
+from gazelib.data.datasets import Dataset, DataMissingError, check_shapes, decode
 
 PREPARED = Path("nci-isbi") / "prepared"
 SPLIT_FOLDERS = ("train", "test", "leaderboard")   # label folder name (lower case) contains one of these
@@ -196,11 +196,23 @@ class NciIsbiDataset(Dataset):
         self.lists = json.loads((self.dir / "split.json").read_text())
 
     def image(self, id: str) -> np.ndarray:
-        return np.load(self.dir / "images" / f"{id}.npy")
+        path = self.dir / "images" / f"{id}.npy"
+        try:
+            return np.load(path)
+        except (ValueError, OSError, EOFError) as error:
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise ValueError(f"cannot read {path}: {error}; run `gazelib data prepare-nci-isbi` again") from error
 
     def mask(self, id: str) -> np.ndarray:
-        with Image.open(self.dir / "masks" / f"{id}.png") as im:
-            return np.asarray(im) > 127
+        path = self.dir / "masks" / f"{id}.png"
+        mask = decode(path) > 127
+        check_shapes(path, mask.shape, np.load(self.dir / "images" / f"{id}.npy", mmap_mode="r").shape)
+        return mask
+
+    def files(self, id: str) -> list:
+        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.fingerprint``)."""
+        return [self.dir / "images" / f"{id}.npy", self.dir / "masks" / f"{id}.png"]
 
     def image_sizes(self) -> dict[str, tuple[int, int]]:
         return {id: np.load(self.dir / "images" / f"{id}.npy", mmap_mode="r").shape for id in self.ids}
