@@ -119,16 +119,17 @@ def preset_for(profile: str, dataset: str) -> str:
 
 
 def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto",
-             train: bool = True) -> pd.DataFrame:
+             train: bool = True, retrain: bool | None = None) -> pd.DataFrame:
     """Train every (experiment, seed) whose record does not exist yet; return one row per run.
 
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
-    so tables and figures can be rebuilt from the records alone.
+    so tables and figures can be rebuilt from the records alone (``train.find_record``: no data needed).
+    ``retrain=True`` trains every run again (``train.train``; default ``GAZELIB_RETRAIN=1``).
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images) and the record path.
     """
     from gazelib.config import make_config
-    from gazelib.results import read_record, record_path
-    from gazelib.train import run_id
+    from gazelib.results import read_record
+    from gazelib.train import find_record
     from gazelib.train import train as train_run
 
     rows, missing = [], []
@@ -136,7 +137,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     for exp, seed in tqdm(jobs, desc=f"{profile} runs", unit="run", disable=not train):
         overrides = [*exp.overrides, f"seed={seed}", f"device={device}"]
         cfg = make_config(exp.method, dataset=dataset, preset=preset_for(profile, dataset), overrides=overrides)
-        path = train_run(cfg, progress=False) if train else record_path(run_id(cfg))
+        path = train_run(cfg, progress=False, retrain=retrain) if train else find_record(cfg)
         if not path.exists():
             missing.append(f"{exp.label} (seed {seed})")
             continue

@@ -43,6 +43,8 @@ class RunRecord:
     loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
     qualitative: dict[str, dict] = field(default_factory=dict)      # image id -> run-length predicted mask
     precision: dict[str, Any] = field(default_factory=dict)         # train.precision: autocast, channels_last, compile
+    data_fingerprint: str = ""                                       # fingerprint.data_fingerprint of train + test data
+    code: dict[str, str] = field(default_factory=dict)              # fingerprint.code_fingerprint: source -> digest
 
 
 def encode_mask(mask: np.ndarray) -> dict:

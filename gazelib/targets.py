@@ -22,7 +22,8 @@ thresholds are applied THERE, and the binary result is resized with nearest neig
 data loader. Images and soft maps are resized bilinearly with antialiasing (area-like when shrinking).
 
 Built tensors are cached under ``cache_root()/tensors/`` keyed by (data set, ids, size, name, the
-parameters that name depends on), so a repeated run starts at once.
+parameters that name depends on, the content of the files used: ``fingerprint.data_fingerprint``), so
+a repeated run starts at once and changed data is never served from the cache.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from gazelib.config import Config
+from gazelib.fingerprint import data_fingerprint
 from gazelib.paths import cache_root
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -124,7 +126,6 @@ def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
         return torch.stack([_image(dataset, i, size) for i in ids])
     if name == "mask":
         return torch.stack([_resize(np.asarray(dataset.mask(i))[None], size, binary=True) for i in ids])
-    _check_gaze(dataset, ids)
     if name == "vam_soft":
         return _soft(dataset, ids, cfg, "vam")
     if name == "crf_soft":
@@ -151,7 +152,8 @@ def ids_hash(ids: list[str]) -> str:
 
 def _cache_path(dataset, ids: list[str], cfg: Config, name: str) -> Path:
     key = {"version": CACHE_VERSION, "dataset": dataset.name, "ids": ids_hash(ids), "size": cfg.image_size,
-           "name": name, "params": _params(name, cfg)}
+           "name": name, "params": _params(name, cfg),
+           "data": data_fingerprint(dataset, ids, gaze=name in GAZE_NAMES)}   # the files' content, not their names
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return cache_root() / "tensors" / f"{dataset.name}-{name}-{cfg.image_size}-{digest}.pt"
 
@@ -165,6 +167,8 @@ def build_tensors(dataset, ids: list[str], cfg: Config, names) -> dict[str, torc
         raise ValueError(f"no image ids given for {dataset.name}")
     out = {}
     for name in names:
+        if name in GAZE_NAMES:
+            _check_gaze(dataset, ids)
         path = _cache_path(dataset, ids, cfg, name)
         if path.exists():
             out[name] = torch.load(path, weights_only=True)

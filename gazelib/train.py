@@ -28,6 +28,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,7 @@ import torch.nn.functional as F
 
 from gazelib import metrics, results
 from gazelib.config import Config, config_from_dict
+from gazelib.fingerprint import code_fingerprint, data_fingerprint
 from gazelib.paths import results_root
 from gazelib.provenance import git_state
 from gazelib.targets import build_tensors, ids_hash
@@ -59,11 +61,44 @@ def _comparable(config: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k not in ("checkpoint_every", "device")}
 
 
-def run_id(cfg: Config) -> str:
-    """``method-dataset-<hash of the config without seed>-s<seed>``."""
+def config_key(cfg: Config) -> str:
+    """10 hex digits of the config without seed (and without ``NOT_IN_HASH``)."""
     values = {k: v for k, v in _comparable(asdict(cfg)).items() if k not in NOT_IN_HASH}
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{cfg.method}-{cfg.dataset}-{digest}-s{cfg.seed}"
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def run_id(cfg: Config, data: str) -> str:
+    """``method-dataset-<config key>-d<data fingerprint>-s<seed>``.
+
+    A run is its config and its data (``data_fingerprint``): a changed image, mask or fixation gives a
+    new run. The code is not part of the id (records stay findable across edits); the record keeps
+    ``code_fingerprint()`` and a reused record made by other code is reported (``train``)."""
+    return f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d{data[:8]}-s{cfg.seed}"
+
+
+def data_fingerprint_of(cfg: Config, method, dataset) -> str:
+    """Content fingerprint of the train and test data ``cfg`` selects (with fixations where the method uses gaze)."""
+    from gazelib.targets import GAZE_NAMES
+
+    train_ids, test_ids = select_ids(dataset, cfg)
+    gaze = bool(GAZE_NAMES & set(method.targets))
+    parts = data_fingerprint(dataset, train_ids, gaze) + data_fingerprint(dataset, test_ids, gaze=False)
+    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+
+def resolve_run_id(cfg: Config, *, method=None, dataset=None) -> str:
+    """``run_id`` of ``cfg`` on the data as it is now (loads the data set unless given)."""
+    method, dataset = _resolve(cfg, method, dataset)
+    return run_id(cfg, data_fingerprint_of(cfg, method, dataset))
+
+
+def find_record(cfg: Config) -> Path:
+    """The record of ``cfg`` without reading the data (``gazelib figures`` where the data is absent):
+    the newest record whose id matches the config and seed, whatever data it was trained on; a path
+    that does not exist when there is none."""
+    found = sorted(results.record_path(f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d").parent.glob(
+        f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d*-s{cfg.seed}.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else results.record_path(f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-s{cfg.seed}")
 
 
 def checkpoint_path(rid: str) -> Path:
@@ -279,19 +314,29 @@ def _now() -> str:
 # Training
 # ------------------------------------------------------------------------------------------------
 
-def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop_after: int | None = None) -> Path:
+def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop_after: int | None = None,
+          retrain: bool | None = None) -> Path:
     """Train ``cfg`` (or resume it, or return its finished record) and return the run record path.
 
     ``method`` / ``dataset`` default to ``get_method(cfg.method)`` / ``load_dataset(cfg.dataset)``;
     objects may be passed instead (tests, notebooks). ``stop_after=k`` is an interruption hook:
     stop after iteration k with a checkpoint written and return the checkpoint path.
+    ``retrain=True`` (default: environment ``GAZELIB_RETRAIN=1``, set by ``gazelib reproduce --retrain``)
+    trains from scratch even where a record or checkpoint exists, and replaces them.
     """
-    rid = run_id(cfg)
-    record_file = results.record_path(rid)
-    if record_file.exists():
-        _check_same_config(results.read_record(record_file).config, cfg, record_file)
-        return record_file
+    if retrain is None:
+        retrain = os.environ.get("GAZELIB_RETRAIN") == "1"
     method, dataset = _resolve(cfg, method, dataset)
+    fingerprint = data_fingerprint_of(cfg, method, dataset)
+    rid = run_id(cfg, fingerprint)
+    record_file = results.record_path(rid)
+    if retrain:
+        checkpoint_path(rid).unlink(missing_ok=True)
+    elif record_file.exists():
+        record = results.read_record(record_file)
+        _check_same_config(record.config, cfg, record_file)
+        _warn_if_other_code(record, record_file)
+        return record_file
     device = resolve_device(cfg)
     train_ids, test_ids = select_ids(dataset, cfg)
     data = {k: v.to(device) for k, v in build_tensors(dataset, train_ids, cfg, ("image", *method.targets)).items()}
@@ -339,8 +384,26 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         wall_time_s=state["train_time"] + eval_time,
         train_images_per_s=cfg.iterations * batch_size / max(state["train_time"], 1e-9),
         eval_images_per_s=len(test_ids) / max(eval_time, 1e-9), started=state["started"], finished=_now(),
-        loss_history=state["history"], qualitative=qualitative)
+        loss_history=state["history"], qualitative=qualitative, data_fingerprint=fingerprint,
+        code=code_fingerprint())
     return results.write_record(record)
+
+
+def _warn_if_other_code(record, path: Path) -> None:
+    """A reused record made by other code (``fingerprint.code_fingerprint``) is reported, loudly."""
+    now = code_fingerprint()
+    changed = sorted(f for f in set(now) | set(record.code) if now.get(f) != record.code.get(f))
+    if changed:
+        message = (f"run {record.run_id}: the record {path} was produced by different code "
+                   f"({', '.join(changed[:6])}{' ...' if len(changed) > 6 else ''} differ"
+                   f"{'; the record has no code fingerprint' if not record.code else ''}); its numbers may not "
+                   f"match the code as it is now. Retrain with train(..., retrain=True), run_grid(..., retrain=True), "
+                   f"`gazelib train --retrain` or `gazelib reproduce --retrain`.")
+        warnings.warn(message, CodeChangedWarning, stacklevel=3)
+
+
+class CodeChangedWarning(UserWarning):
+    """A reused run record was produced by other code than the current one."""
 
 
 class NonFiniteError(RuntimeError):
@@ -482,4 +545,4 @@ def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | No
     method, dataset = _resolve(cfg, method, dataset)
     _, test_ids = select_ids(dataset, cfg)
     scores, _ = evaluate(model, method, dataset, test_ids, cfg)
-    return {"run_id": run_id(cfg), "scores": scores, "summary": results.summarise(scores)}
+    return {"run_id": resolve_run_id(cfg, method=method, dataset=dataset), "scores": scores, "summary": results.summarise(scores)}

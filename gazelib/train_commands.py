@@ -17,6 +17,8 @@ def add_commands(subparsers) -> None:
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set backbone=nnunet")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--retrain", action="store_true",
+                       help="train again even if a record exists (e.g. after editing the method's code)")
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser("eval", help="re-evaluate a trained run on its test images",
@@ -32,7 +34,7 @@ def _train(args: argparse.Namespace) -> int:
     from gazelib.train import train
 
     cfg = make_config(args.method, args.dataset, args.preset, [f"seed={args.seed}", *args.overrides])
-    print(train(cfg, progress=not args.quiet))
+    print(train(cfg, progress=not args.quiet, retrain=args.retrain))
     return 0
 
 

@@ -6,12 +6,12 @@ import pytest
 
 from gazelib import experiments
 from gazelib.config import make_config
-from gazelib.train import run_id
+from gazelib.train import config_key
 
 
 def _ids(grid, profile, dataset="kvasir"):
     preset = experiments.preset_for(profile, dataset)
-    return {e.label: run_id(make_config(e.method, dataset, preset, list(e.overrides))) for e in grid}
+    return {e.label: config_key(make_config(e.method, dataset, preset, list(e.overrides))) for e in grid}
 
 
 def test_paper_grids_are_the_papers():
@@ -33,7 +33,7 @@ def test_quick_gazemedseg_grid_is_a_subset_with_the_default(name):
     quick = _ids(experiments.gazemedseg_ablations("kvasir", "quick")[name], "quick")
     paper = experiments.gazemedseg_ablations("kvasir", "paper")[name]
     assert set(quick) < {e.label for e in paper}
-    default = run_id(make_config("gazemedseg", "kvasir", "quick"))
+    default = config_key(make_config("gazemedseg", "kvasir", "quick"))
     assert default in quick.values()   # the Table 1 run is one point of every grid
 
 
@@ -41,7 +41,7 @@ def test_quick_gazemedseg_grid_is_a_subset_with_the_default(name):
 def test_quick_gradtrack_grids_share_the_table1_run(name):
     quick = _ids(experiments.gradtrack_ablations("quick")[name], "quick")
     assert set(quick) <= {e.label for e in experiments.gradtrack_ablations("paper")[name]}
-    assert run_id(make_config("gradtrack", "kvasir", "quick")) in quick.values()
+    assert config_key(make_config("gradtrack", "kvasir", "quick")) in quick.values()
 
 
 def test_quick_san_table_keeps_both_ends():

@@ -23,6 +23,8 @@ def test_every_notebook_runs_with_the_parameters_and_each_is_timed(tmp_path, mon
     sources = [_notebook(tmp_path / "01_a.ipynb"), _notebook(tmp_path / "02_b.ipynb")]
     monkeypatch.setattr(reproduce, "notebooks", lambda: sources)
     monkeypatch.setenv("GAZELIB_DATA", str(tmp_path / "no-data"))   # NCI-ISBI not prepared: Kvasir only
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "results" / "runs" / "some-run.json").write_text("{}")   # `figures` needs records to read
     reproduce.run_notebooks("smoke", [0, 1], "cpu", False, tmp_path / "reports")
 
     for name in ("01_a", "02_b"):
@@ -34,5 +36,6 @@ def test_every_notebook_runs_with_the_parameters_and_each_is_timed(tmp_path, mon
     assert all(n["seconds"] > 0 for n in record["notebooks"])
     assert record["total_seconds"] == round(sum(n["seconds"] for n in record["notebooks"]), 1)
     assert record["device_type"] == "cpu" and record["seeds"] == [0, 1] and "revision" in record["git"]
+    assert record["status"] == "complete"
     table = record_path.with_suffix(".md").read_text()
     assert "| 01_a | kvasir |" in table and "| **total** |" in table

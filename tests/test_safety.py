@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import pickle
 
+import numpy as np
 import pytest
-import torch
 
 from gazelib import train
 from gazelib.config import config_from_dict, make_config
-from tests.test_train_trainer import Disks, Tiny, run, tiny_cfg
+from tests.test_train_trainer import Disks, Tiny, rid, run, tiny_cfg
 
 
 # --- 2. checkpoints cannot run code ----------------------------------------------------------------
@@ -29,7 +29,7 @@ def _crafted_checkpoint(path):
 def test_crafted_checkpoint_is_refused_by_resume_and_eval(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = tiny_cfg()
-    ckpt = train.checkpoint_path(train.run_id(cfg))
+    ckpt = train.checkpoint_path(rid(cfg))
     _crafted_checkpoint(ckpt)
     with pytest.raises(ValueError, match="not a readable gazelib checkpoint"):
         run(cfg)
@@ -74,10 +74,8 @@ def test_non_finite_loss_stops_without_record_or_checkpoint():
 
     with pytest.raises(train.NonFiniteError, match="diverged"):
         train.train(cfg, progress=False, method=Exploding(), dataset=Disks())
-    rid = train.run_id(cfg)
-    assert not train.checkpoint_path(rid).exists()
     from gazelib import results
-    assert not results.record_path(rid).exists()
+    assert not train.checkpoint_path(rid(cfg)).exists() and not results.record_path(rid(cfg)).exists()
 
 
 # --- 4. inputs are checked on load ---------------------------------------------------------------
@@ -169,3 +167,98 @@ def test_check_gaze_accepts_spaces_in_the_header_and_warns_about_index_gaps(tmp_
     done = _gazelib("data", "check-gaze", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "warning" in done.stdout and "a.jpg (missing [2])" in done.stdout
+
+
+# --- 1. caches and run ids follow the data; records say which code made them ---------------------
+
+class _EditedDisks(Disks):
+    """Disks with the mask of one training image blacked out (the 'replaced masks' probe)."""
+    def mask(self, image_id):
+        mask = super().mask(image_id)
+        return mask & False if image_id == "img03" else mask
+
+
+def test_changed_mask_changes_the_run_id_and_the_tensor_cache():
+    from gazelib import targets
+
+    cfg = tiny_cfg()
+    ids = Disks().split()["train"]
+    clean = targets.build_tensors(Disks(), ids, cfg, ("mask",))["mask"]
+    edited = targets.build_tensors(_EditedDisks(), ids, cfg, ("mask",))["mask"]
+    assert clean[3].sum() > 0 and edited[3].sum() == 0   # not served from the clean cache
+    assert targets.build_tensors(Disks(), ids, cfg, ("mask",))["mask"].equal(clean)
+    assert rid(cfg) != train.resolve_run_id(cfg, method=Tiny(), dataset=_EditedDisks())
+
+
+def test_mirrored_fixations_are_recomputed_by_the_gaze_cache():
+    import dataclasses
+
+    from gazelib.gaze import cache
+    from tests.test_gaze_cache import TinyDataset
+
+    ds = TinyDataset(2)
+    before = cache.gaze_maps(ds, "vam", workers=1, progress=False)
+    sp = ds._paths["im0"]
+    ds._paths["im0"] = dataclasses.replace(sp, x=1 - sp.x)   # mirror x
+    after = cache.gaze_maps(ds, "vam", workers=1, progress=False)
+    assert not np.allclose(before["im0"], after["im0"]) and np.array_equal(before["im1"], after["im1"])
+    assert np.allclose(after["im0"], before["im0"][:, ::-1], atol=0.05)
+
+
+def test_file_fingerprint_follows_the_bytes(tmp_path):
+    from gazelib.fingerprint import file_digest
+
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"one")
+    first = file_digest(path)
+    path.write_bytes(b"two!")
+    assert file_digest(path) != first
+
+
+def test_record_from_other_code_warns_and_retrain_replaces_it(monkeypatch):
+    import json
+
+    from gazelib import results
+
+    cfg = tiny_cfg()
+    path = run(cfg)
+    stored = json.loads(path.read_text())
+    stored["code"]["losses.py"] = "000000000000"
+    path.write_text(json.dumps(stored))
+    with pytest.warns(train.CodeChangedWarning, match=r"different code \(losses.py differ.*--retrain"):
+        assert run(cfg) == path
+    monkeypatch.setenv("GAZELIB_RETRAIN", "1")   # what `gazelib reproduce --retrain` sets
+    assert run(cfg) == path and results.read_record(path).code["losses.py"] != "000000000000"
+
+
+def test_killed_reproduce_leaves_an_interrupted_timing_record(monkeypatch, tmp_path):
+    import json
+    import sys
+    import types
+
+    from gazelib import reproduce
+
+    calls = []
+
+    def execute_notebook(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+    fake = types.SimpleNamespace(execute_notebook=execute_notebook, PapermillExecutionError=RuntimeError)
+    monkeypatch.setitem(sys.modules, "papermill", fake)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run_notebooks("smoke", [0], "cpu", True, tmp_path / "reports")
+    (record,) = (tmp_path / "results" / "reproduce").glob("*.json")
+    assert json.loads(record.read_text())["status"] == "interrupted"
+    assert "Status: **interrupted**" in record.with_suffix(".md").read_text()
+
+
+def test_stale_gaze_temporaries_are_removed(tmp_path):
+    from gazelib.gaze import cache
+    from tests.test_gaze_cache import TinyDataset
+
+    directory = cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
+    stale = directory / ".tmp-abc-999999999.npz"   # no such process
+    stale.write_bytes(b"half")
+    cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
+    assert not stale.exists()

@@ -69,8 +69,12 @@ def run(cfg, **kw):
     return train.train(cfg, progress=False, method=Tiny(), dataset=Disks(), **kw)
 
 
+def rid(cfg):
+    return train.resolve_run_id(cfg, method=Tiny(), dataset=Disks())
+
+
 def weights(cfg):
-    return torch.load(train.checkpoint_path(train.run_id(cfg)), weights_only=False)["model"]
+    return torch.load(train.checkpoint_path(rid(cfg)), weights_only=False)["model"]
 
 
 def test_record_contents_and_skip(tmp_path):
@@ -81,8 +85,9 @@ def test_record_contents_and_skip(tmp_path):
     assert rec.split["n_train"] == 8 and rec.split["n_test"] == 2
     assert rec.summary["dice_mean"] == pytest.approx(np.mean([s["dice"] for s in rec.scores.values()]))
     assert rec.loss_history[-1][0] == 6 and math.isfinite(rec.final_loss)
+    assert rec.data_fingerprint and rec.run_id.endswith(f"-d{rec.data_fingerprint[:8]}-s0") and "train.py" in rec.code
     stamp = path.stat().st_mtime_ns
-    assert train.train(cfg, progress=False, method=None, dataset=None) == path   # finished: no training
+    assert run(cfg) == path   # finished: no training
     assert path.stat().st_mtime_ns == stamp
 
 
@@ -100,8 +105,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     whole = results.read_record(run(cfg))
     whole_weights = weights(cfg)
     monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "interrupted"))
-    assert run(cfg, stop_after=3) == train.checkpoint_path(train.run_id(cfg))   # mid-epoch, off the 2-step grid
-    assert not results.record_path(train.run_id(cfg)).exists()
+    assert run(cfg, stop_after=3) == train.checkpoint_path(rid(cfg))   # mid-epoch, off the 2-step grid
+    assert not results.record_path(rid(cfg)).exists()
     resumed = results.read_record(run(cfg))
     for name, tensor in whole_weights.items():
         assert torch.equal(tensor, weights(cfg)[name]), name
@@ -111,7 +116,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
 def test_checkpoint_with_other_config_is_an_error():
     cfg = tiny_cfg()
     run(cfg, stop_after=2)
-    path = train.checkpoint_path(train.run_id(cfg))
+    path = train.checkpoint_path(rid(cfg))
     saved = torch.load(path, weights_only=False)
     saved["config"]["lr"] = 0.5
     torch.save(saved, path)
@@ -187,8 +192,10 @@ def test_missing_gaze_names_the_image():
 
 
 class GazedDisks(Disks):
-    def scanpath(self, image_id):
-        return None   # only its presence is checked; the maps come from the fake gaze_maps below
+    def scanpath(self, image_id):   # only its presence and content key matter; the maps come from the fake gaze_maps
+        from gazelib.data.fixations import Scanpath
+        one = np.array([0.5])
+        return Scanpath(image_id, one, one, one * 100, one * 0, *self._shape[image_id])
 
 
 def test_thresholds_are_applied_before_nearest_resize(monkeypatch):

@@ -3,8 +3,10 @@
 Layout: ``cache_root()/gaze/<dataset>/<kind>-<key>/part-*.npz`` where ``key`` hashes the kind,
 the resolved parameters and the source of the modules that compute the maps (editing them
 recomputes). Each part holds the maps of a chunk of ids and is written to a temporary name and
-renamed, so a part is either complete or invisible; stray temporaries are ignored. Asking for
-ids not yet stored computes only those.
+renamed, so a part is either complete or invisible; stray temporaries (of a killed run) are removed
+by the next run. A map is stored under ``<id>@<content key>``: the key hashes the image's fixation
+rows (and for crf its image file), so edited data is recomputed, never served stale. Asking for
+ids not yet stored computes only those. Worker processes die with their parent (``_init_worker``).
 
 Precision: maps lie in [0, 1] and are stored as uint16 fixed point ``round(v * 65535)``
 (error <= 7.7e-6, exact 0 and 1; half the size of float32 and 30x finer than float16 near 0.5;
@@ -14,6 +16,7 @@ as float32. Parts are .npz files: track maps (mostly zeros) deflated at level 1 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -81,8 +84,7 @@ def compute_map(dataset, kind: str, id: str, params: dict) -> np.ndarray:
         try:
             image = dataset.image(id)
         except (FileNotFoundError, OSError) as error:
-            raise RuntimeError(f"the crf gaze map needs the image of {id!r} ({dataset.name}), which is "
-                               f"not available: {error}") from error
+            raise _image_missing(dataset, id, error) from error
         heat = heatmap.vam(sp, sp.height, sp.width, params["sigma"], params["canvas"])
         return crf.crf_refine(crf.to_rgb_uint8(image), heat, params["sxy"], params["srgb"], params["compat"],
                               params["iterations"], params["scale"])
@@ -93,6 +95,10 @@ def compute_map(dataset, kind: str, id: str, params: dict) -> np.ndarray:
     if kind == "san":
         return san_target.san_target(sp, params["height"], params["width"], params["sigma"])
     raise ValueError(f"unknown gaze map kind {kind!r}: choose one of {KINDS}")
+
+
+def _image_missing(dataset, id: str, error: Exception) -> RuntimeError:
+    return RuntimeError(f"the crf gaze map needs the image of {id!r} ({dataset.name}), which is not available: {error}")
 
 
 def _write_part(directory: Path, maps: dict[str, np.ndarray], compress: bool) -> None:
@@ -108,12 +114,46 @@ def _write_part(directory: Path, maps: dict[str, np.ndarray], compress: bool) ->
 
 
 def _read_parts(directory: Path, wanted: set[str]) -> dict[str, np.ndarray]:
+    """``{entry: map}`` for the wanted entry names (``<id>@<content key>``)."""
     found = {}
     for part in sorted(directory.glob("part-*.npz")):
         with np.load(part) as data:
-            for id in set(data.files) & wanted:
-                found[id] = data[id].astype(np.float32) / QUANT
+            for entry in set(data.files) & wanted:
+                found[entry] = data[entry].astype(np.float32) / QUANT
     return found
+
+
+def content_keys(dataset, kind: str, ids) -> dict[str, str]:
+    """``{id: "<id>@<key>"}``: the map's entry name, keyed on the data it is computed from."""
+    from gazelib.fingerprint import sample_digest, scanpath_digest
+
+    def key(id):
+        parts = scanpath_digest(dataset, id)
+        if kind == "crf":
+            try:
+                parts += sample_digest(dataset, id, mask=False)
+            except (FileNotFoundError, OSError) as error:
+                raise _image_missing(dataset, id, error) from error
+        return hashlib.sha256(parts.encode()).hexdigest()[:16]
+    return {id: f"{id}@{key(id)}" for id in ids}
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Temporaries of processes that no longer run (a killed cache run); live writers' files stay."""
+    for tmp in directory.glob(".tmp-*.npz"):
+        pid = int(tmp.stem.rsplit("-", 1)[-1]) if tmp.stem.rsplit("-", 1)[-1].isdigit() else None
+        if pid is None or not _alive(pid):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _WORKER_DATASET = None
@@ -122,11 +162,25 @@ _WORKER_DATASET = None
 def _init_worker(dataset) -> None:
     global _WORKER_DATASET
     _WORKER_DATASET = dataset
+    _die_with_parent()
 
 
-def _compute_chunk(kind: str, ids: list[str], params: dict, directory: Path) -> list[str]:
-    _write_part(directory, {id: compute_map(_WORKER_DATASET, kind, id, params) for id in ids}, kind in _DEFLATE)
-    return ids
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when its parent dies (a killed `gazelib gaze cache` leaves no orphans)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG = 1
+
+
+def _compute_chunk(kind: str, entries: dict[str, str], params: dict, directory: Path) -> list[str]:
+    """Compute the maps of ``{id: entry name}`` into one part file."""
+    maps = {entry: compute_map(_WORKER_DATASET, kind, id, params) for id, entry in entries.items()}
+    _write_part(directory, maps, kind in _DEFLATE)
+    return list(entries)
 
 
 def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
@@ -144,8 +198,11 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "params.json").write_text(json.dumps({"dataset": dataset.name, "kind": kind, "params": params},
                                                       indent=1, sort_keys=True))
-    missing = sorted(set(ids) - set(_read_ids(directory)))
-    chunks = [missing[i:i + chunk] for i in range(0, len(missing), chunk)]
+    _remove_stale_temporaries(directory)
+    entries = content_keys(dataset, kind, ids)
+    stored = set(_read_ids(directory))
+    missing = sorted(id for id in set(ids) if entries[id] not in stored)
+    chunks = [{id: entries[id] for id in missing[i:i + chunk]} for i in range(0, len(missing), chunk)]
     workers = min(workers or os.cpu_count() or 1, max(len(chunks), 1))
     bar = tqdm(total=len(missing), desc=f"{dataset.name} {kind} maps", disable=not progress or not missing)
     if workers == 1:
@@ -172,8 +229,9 @@ def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress
     """
     ids = list(dataset.ids if ids is None else ids)
     directory = ensure_maps(dataset, kind, ids, workers, progress, chunk, **params)
-    maps = _read_parts(directory, set(ids))
-    return {id: maps[id] for id in ids}
+    entries = content_keys(dataset, kind, ids)
+    maps = _read_parts(directory, set(entries.values()))
+    return {id: maps[entries[id]] for id in ids}
 
 
 def _read_ids(directory: Path) -> list[str]:
