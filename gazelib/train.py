@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import platform
 import time
 import warnings
@@ -513,9 +514,11 @@ def read_checkpoint(path: Path) -> dict:
     checkpoint raises ``ValueError`` naming it."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:   # UnpicklingError (unsafe / corrupt), EOFError, RuntimeError (zip)
-        raise ValueError(f"{path} is not a readable gazelib checkpoint (refused or corrupt: "
-                         f"{str(error).splitlines()[0]}); delete it to retrain") from error
+    except Exception as error:   # UnpicklingError (unsafe objects or not a pickle), EOFError, RuntimeError (zip)
+        why = ("it holds objects other than tensors and plain containers, or is no torch file; refused, "
+               "as loading it could run code" if isinstance(error, pickle.UnpicklingError) else
+               f"corrupt: {type(error).__name__}")
+        raise ValueError(f"{path} is not a readable gazelib checkpoint ({why}); delete it to retrain") from error
     if not isinstance(saved, dict) or not {"model", "config"} <= set(saved):
         raise ValueError(f"{path} is not a gazelib checkpoint (no model/config); delete it to retrain")
     return saved

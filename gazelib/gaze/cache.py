@@ -166,14 +166,16 @@ def _init_worker(dataset) -> None:
 
 
 def _die_with_parent() -> None:
-    """Linux: SIGTERM this worker when its parent dies (a killed `gazelib gaze cache` leaves no orphans)."""
+    """Linux: SIGKILL this worker when its parent dies (a killed `gazelib gaze cache` leaves no orphans;
+    SIGKILL because a worker would swallow a catchable signal between tasks, and it holds nothing to
+    clean up: its half-written part is removed by the next run)."""
     import ctypes
     import signal
     import sys
 
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))   # PR_SET_PDEATHSIG = 1
 
 
 def _compute_chunk(kind: str, entries: dict[str, str], params: dict, directory: Path) -> list[str]:
