@@ -52,7 +52,8 @@ def test_wilcoxon_edge_cases():
 
 def test_bootstrap_ci_by_hand():
     # constant scores: every resample has the same mean -> zero-width interval
-    assert stats.bootstrap_ci([0.42] * 10) == (0.42, 0.42)
+    low, high = stats.bootstrap_ci([0.42] * 10)
+    assert low == high == pytest.approx(0.42)
     # two images scoring 0 and 1: a resample's mean is 0, 1/2 or 1 with probability 1/4, 1/2, 1/4;
     # the 2.5th and 97.5th percentiles are therefore 0 and 1
     assert stats.bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
