@@ -43,6 +43,7 @@ class RunRecord:
     loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
     qualitative: dict[str, dict] = field(default_factory=dict)      # image id -> run-length predicted mask
     precision: dict[str, Any] = field(default_factory=dict)         # train.precision: autocast, channels_last, compile
+    selection: dict[str, Any] = field(default_factory=dict)         # which checkpoint was scored (train.selection_info)
 
 
 def encode_mask(mask: np.ndarray) -> dict:
@@ -159,12 +160,19 @@ def table(df, by=("method", "dataset")):
 
 
 def _markdown(df) -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return "" if np.isnan(v) else f"{v:.2f}"
-        return str(v)
+    """Markdown with one decimal (p-values as ``stats.format_p``, seed counts as integers)."""
+    from gazelib.stats import format_p
+
+    def cell(v, column):
+        if isinstance(v, float) and np.isnan(v):
+            return ""
+        if column == "p_value":
+            return format_p(v)
+        if column == "seeds" and isinstance(v, (int, float)):
+            return str(int(v))
+        return f"{v:.1f}" if isinstance(v, float) else str(v)
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    lines += ["| " + " | ".join(cell(v, c) for v, c in zip(row, df.columns)) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
