@@ -10,7 +10,8 @@ path) into one row per table row (``group`` column, default ``label``):
   each image's Dice averaged over the seeds first (``gazelib.stats``);
 * with ``compare={row: reference row}``: ``vs`` (the reference), ``delta`` (row minus reference,
   percent points) and ``p_value``, the paired Wilcoxon signed-rank test on the seed-averaged per-image
-  Dice of the two rows (same test images);
+  Dice of the two rows (same test images); a pair whose rows are not both in ``runs`` is left empty
+  (a lesson that runs part of Table 1 gets the comparisons among its own rows);
 * with ``paper`` (a Series row -> quoted Dice): ``paper_dice`` beside ours;
 * ``selection``: how the evaluated checkpoint was chosen; a ``best_on_test`` row (the GazeMedSeg
   authors' protocol, optimistic) gets its label marked so no reader takes it for a final-model score.
@@ -62,14 +63,11 @@ def summarize(runs: pd.DataFrame, compare: dict[str, str] | None = None, paper: 
     table["dice_ci_low"] = [100 * low for low, _ in intervals]
     table["dice_ci_high"] = [100 * high for _, high in intervals]
     if compare:
-        unknown = sorted(set(compare) | set(compare.values()) - set(scores))
         tests = {row: stats.paired_test(scores[row], scores[ref]) for row, ref in compare.items()
                  if row in scores and ref in scores}
         table["vs"] = table[group].map(lambda row: compare.get(row, "") if row in tests else "")
         table["delta"] = table[group].map(lambda row: 100 * tests[row].mean_difference if row in tests else np.nan)
         table["p_value"] = table[group].map(lambda row: tests[row].p_value if row in tests else np.nan)
-        if unknown:
-            print(f"no runs for {', '.join(map(repr, unknown))}: their comparisons are left out")
     if paper is not None:
         table["paper_dice"] = table[group].map(paper)
     if "selection" in runs.columns:
