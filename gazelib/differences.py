@@ -73,6 +73,11 @@ DIFFERENCES = (
                "level network a copy of one initialisation; an unused `head` module in the authors' UNet.",
                "The same layout (`final_conv` on every GazeMedSeg level network, whatever the backbone; "
                "level networks deep-copied); the unused `head` is left out.", ("03",)),
+    Difference("GazeMedSeg level sets on NCI-ISBI",
+               "The authors' code gives 1-5-level threshold sets for Kvasir-SEG, only the 2-level set (0.2, 0.4) "
+               "for NCI-ISBI.",
+               "The NCI-ISBI 1-, 3-, 4-, 5-level sets are ours, built by the rule of the Kvasir sets "
+               "(`gaze.masks.LEVELS`).", ("01", "03")),
     Difference("Selective attention: data, dimension, optimiser",
                "BraTS 2020 (3D) with the authors' gaze, nnU-Net pipeline A, Ranger lr 1e-4 for 210 epochs.",
                "Kvasir-SEG (2D) with the GazeMedSeg gaze, the same SGD recipe as full supervision (Ranger is "

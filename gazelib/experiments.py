@@ -40,7 +40,8 @@ TABLE1 = [
 TABLE1_ORDER = ("VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack", "U-Net", "nnU-Net")
 
 
-#: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (the authors' level sets), the
+#: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (``gaze.masks.LEVELS``: the authors'
+#: sets on Kvasir-SEG; on NCI-ISBI only the 2-level set is theirs), the
 #: consistency (none, ``pure``, ``prop``), its weight lambda.
 GAZEMEDSEG_LEVEL_COUNTS = (1, 2, 3, 4, 5)
 GAZEMEDSEG_CONSISTENCY = {"no consistency": "none", "pure": "pure", "prop (LPP)": "prop"}
@@ -79,7 +80,7 @@ QUICK = {
 def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experiment]]:
     """The three GazeMedSeg ablation grids (levels, consistency, weight) for ``profile``.
 
-    Levels use the authors' level sets for the data set; the shared default (2 levels, ``prop``,
+    Levels use ``gaze.masks.levels_for`` (the authors' sets where they exist); the shared default (2 levels, ``prop``,
     lambda 3) is one run that appears in all three grids."""
     from gazelib.gaze.masks import levels_for
 
