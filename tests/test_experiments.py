@@ -50,3 +50,22 @@ def test_quick_san_table_keeps_both_ends():
     assert cells <= {(e.label, e.overrides[1]) for e in experiments.san_table("paper")}
     assert {label for label, ratio in cells if ratio == "train_fraction=0.2"} == set(experiments.SAN_VARIANTS)
     assert {("Backbone", "train_fraction=0.7"), ("ours", "train_fraction=0.7")} <= cells
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_each_ablation_is_compared_with_its_grids_default(profile):
+    gms = experiments.gazemedseg_ablations("kvasir", profile)
+    assert [experiments.default_label(gms[n], "kvasir", profile) for n in ("levels", "consistency", "weight")] == [
+        "2 levels", "prop (LPP)", "λ = 3"]
+    gt = experiments.gradtrack_ablations(profile)
+    assert experiments.against_default(gt["table2"], "kvasir", profile) == {
+        label: "TA Dec. (GradTrack)" for label in ("Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.")}
+    assert experiments.default_label(gt["tau"], "kvasir", profile) == "τ = 0.25"
+    assert experiments.default_label(gt["components"], "kvasir", profile) == "#4"
+
+
+def test_table1_rows_are_compared_with_the_next_weaker_row():
+    assert experiments.table1_comparisons() == {"VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF", "GradTrack": "GazeMedSeg",
+                                                "U-Net": "GradTrack", "nnU-Net": "U-Net"}
+    assert set(experiments.TABLE1_ORDER) == {e.label for e in experiments.TABLE1}
+    assert experiments.san_comparisons([0.2])["ours (0.2)"] == "Backbone (0.2)"

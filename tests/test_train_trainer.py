@@ -231,3 +231,23 @@ def test_train_fraction_is_a_fraction_of_the_limited_pool_and_subsets_nest():
     assert [len(pick[f, 10]) for f in (0.2, 0.5, 1.0)] == [2, 5, 10]    # 0.2 of the 10-image pool, not min(6, 10)
     assert set(pick[0.2, 10]) <= set(pick[0.5, 10]) <= set(pick[1.0, 10]) <= set(pick[1.0, None])
     assert set(pick[0.2, None]) <= set(pick[0.5, None])
+
+
+def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monkeypatch):
+    final = results.read_record(run(tiny_cfg(iterations=12, lr=0.5)))
+    assert final.selection == {"mode": "final", "iteration": 12}
+    best = results.read_record(run(tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)))
+    chosen = best.selection
+    assert chosen["mode"] == "best_on_test" and chosen["optimistic"]
+    history = dict(chosen["test_dice_history"])
+    assert sorted(history) == [4, 8, 12]                          # every 4 iterations and the last
+    assert history[12] == pytest.approx(final.summary["dice_mean"])   # evaluation does not disturb training
+    assert chosen["iteration"] == max(history, key=lambda k: (history[k], -k))   # first best
+    assert best.summary["dice_mean"] == pytest.approx(max(history.values()))   # the scored model is that one
+    # resumed halfway (after a test evaluation): the same choice
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "resumed"))
+    cfg = tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)
+    run(cfg, stop_after=6)
+    assert results.read_record(run(cfg)).selection == chosen
+    with pytest.raises(ValueError, match="unknown selection"):
+        run(tiny_cfg(selection="best"))
