@@ -14,6 +14,7 @@ class Difference:
     paper: str          # what the paper / the authors' code does
     here: str           # what gazelib does, and the switch where there is one
     lessons: tuple[str, ...]
+    measured: str = ""  # a committed record measuring the difference, if any (path from the repo root)
 
 
 ALL = ("01", "02", "03", "04", "05", "06")
@@ -63,11 +64,13 @@ DIFFERENCES = (
     Difference("GradTrack maps on the training grid",
                "Eq. (2) cuts the track map at tau; the code is not public.",
                "Track maps are computed directly on the S x S training grid (beta in pixels of 224), so the "
-               "tau cut-off stays sharp (no resizing of the map).", ("01", "04")),
+               "tau cut-off stays sharp (no resizing of the map).", ("01", "04"),
+               "results/fidelity/preprocessing_kvasir_64.md"),
     Difference("Pseudo-mask resizing",
                "The GazeMedSeg authors resize the soft CRF map bilinearly (MONAI, no antialiasing) and "
                "threshold it afterwards.",
-               "The same; GradTrack's 0.7 mask is made the same way (its code is not public).", ("01", "03", "04")),
+               "The same; GradTrack's 0.7 mask is made the same way (its code is not public).", ("01", "03", "04"),
+               "results/fidelity/preprocessing_kvasir_224.md"),
     Difference("GazeMedSeg network",
                "MONAI BasicUNet with a 128-channel 1x1 `final_conv`, classifier and LPP on its output; every "
                "level network a copy of one initialisation; an unused `head` module in the authors' UNet.",
@@ -96,7 +99,8 @@ def differences(lesson: str) -> list[Difference]:
 def render(lesson: str) -> str:
     """The lesson's differences as a Markdown table."""
     lines = ["| | the paper | gazelib |", "|---|---|---|"]
-    lines += [f"| **{d.topic}** | {d.paper} | {d.here} |" for d in differences(lesson)]
+    lines += [f"| **{d.topic}** | {d.paper} | {d.here}" + (f" Measured: [`{d.measured}`](../{d.measured})." if d.measured else "")
+              + " |" for d in differences(lesson)]
     return "### Where this differs from the paper\n\n" + "\n".join(lines) + "\n"
 
 
