@@ -159,20 +159,31 @@ def table(df, by=("method", "dataset")):
     return pd.DataFrame(rows)
 
 
-def _markdown(df) -> str:
-    """Markdown with one decimal (p-values as ``stats.format_p``, seed counts as integers)."""
+def readable(df):
+    """A table for reading: numbers with one decimal, p-values as ``stats.format_p``, seed counts whole,
+    missing values empty (the Markdown files and the lessons' displayed tables)."""
+    import pandas as pd
+
     from gazelib.stats import format_p
 
-    def cell(v, column):
-        if isinstance(v, float) and np.isnan(v):
-            return ""
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
         if column == "p_value":
-            return format_p(v)
-        if column == "seeds" and isinstance(v, (int, float)):
-            return str(int(v))
-        return f"{v:.1f}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v, c) for v, c in zip(row, df.columns)) + " |" for row in df.itertuples(index=False)]
+            out[column] = values.map(format_p)
+        elif column == "seeds":
+            out[column] = values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+        elif pd.api.types.is_float_dtype(values):
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+        else:
+            out[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out
+
+
+def _markdown(df) -> str:
+    shown = readable(df)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,7 @@ from gazelib import claims
 from gazelib.differences import show_differences
 from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_comparisons
 from gazelib.methods import get_method
-from gazelib.results import write_table
+from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
@@ -88,7 +88,7 @@ runs
 # %%
 table = summarize(runs, compare=table1_comparisons(), paper=paper_dice(dataset, "Table 1"))
 write_table(table, f"02_baselines_{dataset}_{profile}")
-table.round(1)
+readable(table)
 
 # %% [markdown]
 # Mean Dice over seeds (bars, one dot per seed) against the value quoted from GradTrack's

@@ -41,7 +41,7 @@ from gazelib.experiments import against_default, gazemedseg_ablations, run_grid
 from gazelib.losses import consistency_loss
 from gazelib.methods import get_method
 from gazelib.models.lpp import local_pixel_propagation
-from gazelib.results import write_table
+from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
@@ -120,7 +120,7 @@ tables = {}
 for name, runs in results.items():
     tables[name] = summarize(runs, compare=against_default(grids[name], dataset, profile))
     write_table(tables[name], f"03_gazemedseg_{name}_{dataset}_{profile}")
-    display(tables[name].round(1))
+    display(readable(tables[name]))
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)

@@ -41,7 +41,7 @@ from gazelib.experiments import against_default, gradtrack_ablations, paper_dice
 from gazelib.losses import gtmg_loss
 from gazelib.methods import get_method
 from gazelib.models.track_attention import TrackAttention
-from gazelib.results import write_table
+from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure, show_source
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
@@ -97,7 +97,7 @@ table2_runs = run_grid(grids["table2"], profile, dataset, seeds, device, train=t
 table2 = summarize(table2_runs, compare=against_default(grids["table2"], dataset, profile),
                    paper=paper_dice(dataset, "Table 2"))
 write_table(table2, f"04_gradtrack_table2_{dataset}_{profile}")
-table2.round(1)
+readable(table2)
 
 # %% [markdown]
 # ## 4. Fig. 4(a): components
@@ -111,7 +111,7 @@ table2.round(1)
 component_runs = run_grid(grids["components"], profile, dataset, seeds, device, train=train)
 components = summarize(component_runs, compare=against_default(grids["components"], dataset, profile))
 write_table(components, f"04_gradtrack_components_{dataset}_{profile}")
-components.round(1)
+readable(components)
 
 # %% [markdown]
 # ## 5. Fig. 4(b): the field-of-view threshold $\tau$
@@ -123,7 +123,7 @@ tau_runs = run_grid(grids["tau"], profile, dataset, seeds, device, train=train)
 tau_runs["tau"] = tau_runs.label.str.extract(r"([\d.]+)").astype(float)
 taus = summarize(tau_runs, compare=against_default(grids["tau"], dataset, profile))
 write_table(taus, f"04_gradtrack_tau_{dataset}_{profile}")
-taus.round(1)
+readable(taus)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [5, 4, 5]})

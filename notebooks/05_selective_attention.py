@@ -46,7 +46,7 @@ from gazelib.losses import dice_loss
 from gazelib.methods import get_method
 from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.models.unet import BasicUNet
-from gazelib.results import write_table
+from gazelib.results import readable, write_table
 from gazelib.plots import save_figure, show_source
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
@@ -110,7 +110,7 @@ cells.insert(1, "label", cells.cell.map(cell_of.label))
 cells.insert(2, "ratio", cells.cell.map(cell_of.ratio))
 cells = cells.sort_values(["ratio", "label"], key=lambda c: c.map(list(SAN_VARIANTS).index) if c.name == "label" else c)
 write_table(cells.drop(columns="cell"), f"05_selective_attention_{dataset}_{profile}")
-display(cells.drop(columns="cell").round(1))
+display(readable(cells.drop(columns="cell")))
 table = cells.pivot_table(index="label", columns="ratio", values="dice_mean").reindex(list(SAN_VARIANTS))
 table.round(1)
 

@@ -37,7 +37,7 @@ from gazelib.data.datasets import load_dataset
 from gazelib.differences import show_differences
 from gazelib.experiments import TABLE1, paper_dice, run_grid, table1_comparisons, table1_layout, update_readme
 from gazelib.plots import save_figure, show_image, show_map, show_mask
-from gazelib.results import qualitative_masks, write_table
+from gazelib.results import qualitative_masks, readable, write_table
 from gazelib.gaze.cache import gaze_maps
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
@@ -55,7 +55,7 @@ measured = summarize(runs, compare=table1_comparisons(), paper=paper_dice(datase
 # %%
 table1 = table1_layout(measured, dataset, profile)
 write_table(table1, f"table1_{dataset}_{profile}")
-table1.round(1)
+readable(table1)
 
 # %% [markdown]
 # ## What the measurements say about the papers' ordering
