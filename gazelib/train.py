@@ -441,7 +441,8 @@ def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0)
 
 
 def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
-    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``)."""
+    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``): the weights the run record
+    scored (the last ones, or the chosen ones of a ``best_on_test`` run)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -453,7 +454,9 @@ def load_checkpoint(path: Path | str, *, method=None, device: str | None = None)
         from gazelib.methods import get_method
         method = get_method(cfg.method)
     model = _build_model(method, cfg, resolve_device(cfg))
-    model.load_state_dict(saved["model"])
+    # a best_on_test run is scored with its chosen checkpoint, which the last checkpoint keeps
+    chosen = saved["state"].get("selection", {}).get("best") if cfg.selection == "best_on_test" else None
+    model.load_state_dict(chosen["model"] if chosen else saved["model"])
     return model, method, cfg
 
 

@@ -244,6 +244,8 @@ def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monk
     assert history[12] == pytest.approx(final.summary["dice_mean"])   # evaluation does not disturb training
     assert chosen["iteration"] == max(history, key=lambda k: (history[k], -k))   # first best
     assert best.summary["dice_mean"] == pytest.approx(max(history.values()))   # the scored model is that one
+    again = train.evaluate_checkpoint(best.run_id, method=Tiny(), dataset=Disks())
+    assert again["summary"]["dice_mean"] == pytest.approx(best.summary["dice_mean"])   # `gazelib eval` agrees
     # resumed halfway (after a test evaluation): the same choice
     monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "resumed"))
     cfg = tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)
