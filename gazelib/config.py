@@ -49,6 +49,8 @@ class Config:
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda
     checkpoint_every: int = 500        # iterations between checkpoints (resume after interruption)
+    selection: str = "final"           # final | best_on_test (OPTIMISTIC: the authors' test-set choice; gazelib.selection)
+    selection_every: int = 1000        # best_on_test: iterations between test evaluations (the authors' val_step)
 
     # --- gaze maps (GuIDE section 3) -------------------------------------------------------------
     sigma: float | None = None         # VAM Gaussian sigma on the 768 canvas; None = per data set (70 / 50)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -34,8 +35,13 @@ TABLE1 = [
     Experiment("GradTrack", "gradtrack"),
 ]
 
+#: The ordering the papers report on Table 1 (GradTrack, Kvasir-SEG and NCI-ISBI), weakest first: each
+#: row is tested against the one before it (``table1_comparisons``) and the ordering is a list of claims.
+TABLE1_ORDER = ("VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack", "U-Net", "nnU-Net")
 
-#: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (the authors' level sets), the
+
+#: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (``gaze.masks.LEVELS``: the authors'
+#: sets on Kvasir-SEG; on NCI-ISBI only the 2-level set is theirs), the
 #: consistency (none, ``pure``, ``prop``), its weight lambda.
 GAZEMEDSEG_LEVEL_COUNTS = (1, 2, 3, 4, 5)
 GAZEMEDSEG_CONSISTENCY = {"no consistency": "none", "pure": "pure", "prop (LPP)": "prop"}
@@ -74,7 +80,7 @@ QUICK = {
 def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experiment]]:
     """The three GazeMedSeg ablation grids (levels, consistency, weight) for ``profile``.
 
-    Levels use the authors' level sets for the data set; the shared default (2 levels, ``prop``,
+    Levels use ``gaze.masks.levels_for`` (the authors' sets where they exist); the shared default (2 levels, ``prop``,
     lambda 3) is one run that appears in all three grids."""
     from gazelib.gaze.masks import levels_for
 
@@ -113,6 +119,16 @@ def san_table(profile: str) -> list[Experiment]:
             for ratio, labels in cells.items() for label in labels]
 
 
+def san_cell(label: str, ratio: float) -> str:
+    """The row name of one cell of the selective-attention table: variant and data ratio."""
+    return f"{label} ({ratio:g})"
+
+
+def san_comparisons(ratios) -> dict[str, str]:
+    """Each selective-attention variant against the backbone at the same data ratio."""
+    return {san_cell(label, r): san_cell("Backbone", r) for r in ratios for label in SAN_VARIANTS if label != "Backbone"}
+
+
 def preset_for(profile: str, dataset: str) -> str:
     """``paper`` means the paper preset of the data set; ``quick`` and ``smoke`` are shared."""
     return f"paper_{dataset}" if profile == "paper" else profile
@@ -125,7 +141,8 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
     so tables and figures can be rebuilt from the records alone (``train.find_record``: no data needed).
     ``retrain=True`` trains every run again (``train.train``; default ``GAZELIB_RETRAIN=1``).
-    Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images) and the record path.
+    Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images), device,
+    train_fraction, selection (how the scored checkpoint was chosen) and the record path.
     """
     from gazelib.config import make_config
     from gazelib.results import read_record
@@ -145,7 +162,8 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
         rows.append({"label": exp.label, "method": exp.method, "seed": seed, "run_id": record.run_id,
                      "dice": record.summary["dice_mean"], "iou": record.summary["iou_mean"],
                      "hd95": record.summary["hd95_mean"], "device": record.device,
-                     "train_fraction": record.config["train_fraction"], "record": str(path)})
+                     "train_fraction": record.config["train_fraction"],
+                     "selection": record.selection.get("mode", "final"), "record": str(path)})
     if missing:
         print(f"no record yet for {len(missing)} run(s), left out: {', '.join(missing)}")
     return pd.DataFrame(rows)
@@ -158,38 +176,61 @@ def paper_values(dataset: str, table: str | None = None) -> pd.DataFrame:
     return values if table is None else values[values.table == table]
 
 
-def summarize(runs: pd.DataFrame, dataset: str, reference: str | None = None) -> pd.DataFrame:
-    """Mean and std over seeds per label, in percent as the papers report; with ``reference``
-    (a table name of the quoted paper values) the paper's mean and std sit beside ours."""
-    scores = runs.assign(dice=runs.dice * 100, iou=runs.iou * 100)
-    table = (scores.groupby("label", sort=False)
-             .agg(seeds=("seed", "nunique"), dice_mean=("dice", "mean"), dice_std=("dice", "std"),
-                  iou_mean=("iou", "mean"), hd95_mean=("hd95", "mean"),
-                  device=("device", lambda d: ", ".join(sorted(set(d)))))
-             .reset_index())
-    if reference is not None:
-        quoted = paper_values(dataset, reference)
-        quoted = quoted[quoted.method.isin(table.label)].set_index("method")
-        table["paper_dice"] = table.label.map(quoted.dice_mean)
-        table["paper_std"] = table.label.map(quoted.dice_std)
-    return table
+def table1_comparisons() -> dict[str, str]:
+    """Each Table 1 row against the row below it in the papers' ordering (``TABLE1_ORDER``)."""
+    return dict(zip(TABLE1_ORDER[1:], TABLE1_ORDER[:-1]))
+
+
+def default_label(grid: list[Experiment], dataset: str, profile: str) -> str:
+    """The label of the grid's default run: the experiment whose config is the method's preset
+    unchanged (the run shared by every grid of a notebook)."""
+    from gazelib.config import make_config
+    from gazelib.train import run_id
+
+    preset = preset_for(profile, dataset)
+    for exp in grid:
+        if run_id(make_config(exp.method, dataset, preset, list(exp.overrides))) == run_id(
+                make_config(exp.method, dataset, preset)):
+            return exp.label
+    raise ValueError(f"no experiment of the grid {[e.label for e in grid]} is the {profile} default")
+
+
+def against_default(grid: list[Experiment], dataset: str, profile: str) -> dict[str, str]:
+    """Each ablation row against the grid's default run (``default_label``)."""
+    default = default_label(grid, dataset, profile)
+    return {exp.label: default for exp in grid if exp.label != default}
+
+
+def paper_dice(dataset: str, table: str) -> pd.Series:
+    """The quoted Dice of a paper table, by row label."""
+    quoted = paper_values(dataset, table)
+    # a label quoted twice (Table 1's AGMM, point and scribble) is never a measured row
+    return quoted.drop_duplicates("method", keep=False).set_index("method").dice_mean
 
 
 def table1_layout(measured: pd.DataFrame, dataset: str, profile: str) -> pd.DataFrame:
-    """GradTrack's Table 1: measured rows from records, the other rows quoted and marked so."""
+    """GradTrack's Table 1: measured rows (a ``summary.summarize`` table) with their confidence
+    interval and paired p-value against the row below them in the papers' ordering, the other rows
+    quoted and marked so."""
+    from gazelib.summary import OPTIMISTIC
+
     rows = []
+    plain = measured.label.str.replace(OPTIMISTIC, "", regex=False)
     for _, quoted in paper_values(dataset, "Table 1").iterrows():
-        mine = measured[measured.label == quoted.method]
+        mine = measured[plain == quoted.method]
+        row = {"method": quoted.method, "supervision": quoted.supervision}
         if len(mine):
-            row = mine.iloc[0]
-            rows.append({"method": quoted.method, "supervision": quoted.supervision, "dice_mean": row.dice_mean,
-                         "dice_std": row.dice_std, "seeds": row.seeds, "paper_dice": quoted.dice_mean,
-                         "source": f"measured ({profile}, {row.device})"})
+            m = mine.iloc[0]
+            row.update(label=m.label, dice_mean=m.dice_mean, dice_std=m.dice_std, dice_ci_low=m.dice_ci_low,
+                       dice_ci_high=m.dice_ci_high, seeds=m.seeds, vs=m.get("vs", ""), p_value=m.get("p_value", np.nan),
+                       paper_dice=quoted.dice_mean, source=f"measured ({profile}, {m.device})")
         else:
-            rows.append({"method": quoted.method, "supervision": quoted.supervision, "dice_mean": quoted.dice_mean,
-                         "dice_std": quoted.dice_std, "seeds": None, "paper_dice": quoted.dice_mean,
-                         "source": f"quoted: {quoted.source}"})
-    return pd.DataFrame(rows)
+            row.update(label=quoted.method, dice_mean=quoted.dice_mean, dice_std=quoted.dice_std, seeds=None,
+                       paper_dice=quoted.dice_mean, source=f"quoted: {quoted.source}")
+        rows.append(row)
+    columns = ["method", "label", "supervision", "dice_mean", "dice_std", "dice_ci_low", "dice_ci_high", "seeds",
+               "vs", "p_value", "paper_dice", "source"]
+    return pd.DataFrame(rows).reindex(columns=columns)
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -197,17 +238,40 @@ README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def update_readme(table1: pd.DataFrame, dataset: str, profile: str, figure: str) -> None:
-    """Replace the README's results block with the generated Table 1 and a figure, with the profile
-    and the devices they came from (the measured rows' ``source`` names the device)."""
+    """Replace the README's results block with the measured Table 1 rows (mean ± std over seeds,
+    95 % bootstrap interval over test images, paired p-value against the row below in the papers'
+    ordering) beside the paper's value, and a figure; profile and devices say where they came from."""
+    from gazelib.stats import format_p
+
     text = README.read_text()
     if README_START not in text or README_END not in text:
         raise ValueError(f"{README} has no {README_START} ... {README_END} block")
-    # one seed has no std: an empty cell, not "nan"
-    shown = table1.assign(seeds=table1.seeds.map(lambda v: "" if pd.isna(v) else int(v)),
-                          dice_std=table1.dice_std.map(lambda v: "" if pd.isna(v) else f"{v:.2f}"))
+    measured = table1.source.str.startswith("measured")
+    seeds = sorted({int(s) for s in table1[measured].seeds.dropna()})
+
+    def spread(mean, std):
+        return "" if pd.isna(mean) else f"{mean:.1f}" + ("" if pd.isna(std) else f" ± {std:.1f}")
+
+    quoted = paper_values(dataset, "Table 1")
+    paper_std = dict(zip(zip(quoted.method, quoted.supervision), quoted.dice_std))
+    shown = pd.DataFrame({
+        "method": table1.label,
+        "supervision": table1.supervision,
+        "measured Dice (mean ± std)": [spread(r.dice_mean, r.dice_std) if m else ""
+                                       for r, m in zip(table1.itertuples(), measured)],
+        "95% CI (test images)": ["" if pd.isna(lo) else f"[{lo:.1f}, {hi:.1f}]"
+                                 for lo, hi in zip(table1.dice_ci_low, table1.dice_ci_high)],
+        "p vs": [f"{format_p(p)} vs {v}" if isinstance(v, str) and v else "" for p, v in zip(table1.p_value, table1.vs)],
+        "paper Dice (mean ± std)": [spread(r.paper_dice, paper_std.get((r.method, r.supervision)))
+                                    for r in table1.itertuples()],
+        "source": table1.source,
+    })
     block = (f"{README_START}\n*Generated by `notebooks/06_results` from the run records "
-             f"(profile `{profile}`, data set `{dataset}`); quoted rows are the papers' numbers.*\n\n"
-             + shown.to_markdown(index=False, floatfmt=".2f")
+             f"(profile `{profile}`, data set `{dataset}`, seeds {seeds}); paper = GradTrack's Table 1; rows "
+             f"without a measured value are quoted from it. "
+             f"p: paired Wilcoxon signed-rank test on the per-image Dice (averaged over seeds) against the "
+             f"row below in the papers' ordering.*\n\n"
+             + shown.to_markdown(index=False)
              + f"\n\n![Measured against the paper ({profile})]({figure})\n{README_END}")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     README.write_text(text[:start] + block + text[end:])

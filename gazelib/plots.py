@@ -60,18 +60,28 @@ def show_mask(ax: plt.Axes, image: np.ndarray, mask: np.ndarray, title: str | No
 
 
 def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | None = None, ax=None,
-                       title: str | None = None) -> plt.Axes:
-    """Mean ± std over seeds (one point per seed drawn too), with quoted paper values as markers."""
+                       title: str | None = None, markers: dict[str, str] | None = None) -> plt.Axes:
+    """Mean ± std over seeds (one point per seed drawn too), with quoted paper values as markers and,
+    above each compared bar, its significance marker (``summary.markers``: *, **, ***, n.s.)."""
     ax = ax or plt.gca()
     sns.barplot(data=df, x=x, y=y, errorbar="sd", ax=ax, color="#7aa6c2")
     sns.stripplot(data=df, x=x, y=y, ax=ax, color="black", size=3)
+    positions = {label.get_text(): i for i, label in enumerate(ax.get_xticklabels())}
     if reference is not None:
-        positions = {label.get_text(): i for i, label in enumerate(ax.get_xticklabels())}
         for label, value in reference.items():
             if label in positions:
                 ax.plot(positions[label], value, marker="_", color="crimson", markersize=22, mew=2)
         ax.plot([], [], marker="_", color="crimson", ls="", markersize=12, mew=2, label="paper (quoted)")
         ax.legend(loc="lower right", fontsize=8)
+    if markers:
+        tops = df.groupby(x)[y].agg(lambda v: v.mean() + (v.std() if len(v) > 1 else 0.0)).combine(
+            df.groupby(x)[y].max(), max)
+        for label, marker in markers.items():
+            if label in positions and marker:
+                ax.annotate(marker, (positions[label], tops[label]), xytext=(0, 4), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=9)
+        ax.text(0.01, 0.99, "paired Wilcoxon vs reference row: * p<0.05, ** p<0.01, *** p<0.001",
+                transform=ax.transAxes, fontsize=6.5, va="top", color="dimgrey")
     ax.set_xlabel("")
     ax.tick_params(axis="x", rotation=30)
     if title:

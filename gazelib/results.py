@@ -45,6 +45,7 @@ class RunRecord:
     precision: dict[str, Any] = field(default_factory=dict)         # train.precision: autocast, channels_last, compile
     data_fingerprint: str = ""                                       # fingerprint.data_fingerprint of train + test data
     code: dict[str, str] = field(default_factory=dict)              # fingerprint.code_fingerprint: source -> digest
+    selection: dict[str, Any] = field(default_factory=dict)         # which checkpoint was scored (train.selection_info)
 
 
 def encode_mask(mask: np.ndarray) -> dict:
@@ -160,13 +161,31 @@ def table(df, by=("method", "dataset")):
     return pd.DataFrame(rows)
 
 
+def readable(df):
+    """A table for reading: numbers with one decimal, p-values as ``stats.format_p``, seed counts whole,
+    missing values empty (the Markdown files and the lessons' displayed tables)."""
+    import pandas as pd
+
+    from gazelib.stats import format_p
+
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if column == "p_value":
+            out[column] = values.map(format_p)
+        elif column == "seeds":
+            out[column] = values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+        elif pd.api.types.is_float_dtype(values):
+            out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+        else:
+            out[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out
+
+
 def _markdown(df) -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return "" if np.isnan(v) else f"{v:.2f}"
-        return str(v)
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    shown = readable(df)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 

@@ -8,18 +8,21 @@
 ``mask``           uint8 ground truth
 ``vam_soft``       float32 VAM with values < 0.5 set to 0 (GradTrack's VAM baseline soft label)
 ``crf_soft``       float32 VAM_D-CRF with values < 0.5 set to 0 (GradTrack's VAM_D-CRF baseline)
-``pseudo_masks``   uint8 (N, L, S, S), ``crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
-``mask07``         uint8, ``crf >= cfg.under_threshold`` (GradTrack's under-activation mask for L_VAM)
-``track``          float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 (GradTrack GTMG)
+``pseudo_masks``   uint8 (N, L, S, S), ``resized crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
+``mask07``         uint8, ``resized crf >= cfg.under_threshold`` (GradTrack's under-activation mask)
+``track``          float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 on the S x S grid (GTMG)
 ``gaze``           float32 SAN target (Gaussian on fixations, ``gaze.san_target``) computed at S x S
                    with sigma 10 px of a 224 input (scaled with S); methods area-pool it to their
                    gaze-map resolution
 =================  ==================================================================================
 
-Resizing choices: gaze maps are computed at the image's own resolution (``gaze.cache.gaze_maps``);
-thresholds are applied THERE, and the binary result is resized with nearest neighbour
-(``nearest-exact``), as the GazeMedSeg authors threshold the stored CRF map and then resize in their
-data loader. Images and soft maps are resized bilinearly with antialiasing (area-like when shrinking).
+Resizing choices. Images and soft maps are resized bilinearly with antialiasing (area-like when
+shrinking). Pseudo-masks (``pseudo_masks``, ``mask07``) are made as the GazeMedSeg authors' data
+loader makes them: the SOFT CRF map (computed at the image's own resolution) is resized bilinearly
+without antialiasing (MONAI 1.1 ``Resized``, their pinned version) and thresholded afterwards
+(``crf >= level``); GradTrack's 0.7 mask is made the same way (its code is not public). Track maps
+are computed directly on the S x S training grid (``gaze.cache`` ``size``; beta stays in pixels of
+the 224 grid), so eq. (2)'s hard tau cut-off is not smeared by a resize.
 
 Built tensors are cached under ``cache_root()/tensors/`` keyed by (data set, ids, size, name, the
 parameters that name depends on, the content of the files used: ``fingerprint.data_fingerprint``), so
@@ -46,7 +49,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 TRACK_RATIOS = (0.5, 0.75, 1.0)
 SOFT_FLOOR = 0.5
 SAN_SIGMA_224 = 10.0   # SAN target: "a gaussian on the fixation points with kernel size 10" (224 input)
-CACHE_VERSION = 1   # bump when the way tensors are built changes
+CACHE_VERSION = 2   # bump when the way tensors are built changes (2: threshold after resizing; tracks on the grid)
 
 NAMES = ("image", "mask", "vam_soft", "crf_soft", "pseudo_masks", "mask07", "track", "gaze")
 GAZE_NAMES = frozenset(NAMES) - {"image", "mask"}
@@ -67,12 +70,13 @@ def _params(name: str, cfg: Config) -> dict[str, Any]:
     return {}
 
 
-def _resize(array: np.ndarray, size: int, binary: bool) -> torch.Tensor:
-    """(C, H, W) array -> (C, size, size) tensor; nearest for binary maps, antialiased bilinear otherwise."""
+def _resize(array: np.ndarray, size: int, binary: bool, antialias: bool = True) -> torch.Tensor:
+    """(C, H, W) array -> (C, size, size) tensor; nearest for binary maps, bilinear otherwise
+    (antialiased unless ``antialias=False``)."""
     x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
     if binary:
         return F.interpolate(x, size=(size, size), mode="nearest-exact")[0].to(torch.uint8)
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias)[0]
 
 
 def normalise_image(image: torch.Tensor) -> torch.Tensor:
@@ -109,9 +113,11 @@ def _gaze_maps(dataset, kind: str, ids: list[str], **params) -> dict[str, np.nda
 
 
 def _thresholded(dataset, ids: list[str], cfg: Config, levels) -> torch.Tensor:
+    """Resize the soft CRF map (bilinear, no antialiasing), then threshold: the authors' order."""
     from gazelib.gaze.masks import pseudo_masks
     maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
-    return torch.stack([_resize(pseudo_masks(maps[i], levels), cfg.image_size, True) for i in ids])
+    resized = {i: _resize(maps[i][None], cfg.image_size, binary=False, antialias=False)[0].numpy() for i in ids}
+    return torch.stack([torch.from_numpy(pseudo_masks(resized[i], levels)).to(torch.uint8) for i in ids])
 
 
 def _soft(dataset, ids: list[str], cfg: Config, kind: str) -> torch.Tensor:
@@ -136,8 +142,8 @@ def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
         return _thresholded(dataset, ids, cfg, (cfg.under_threshold,))
     if name == "track":
         maps = _gaze_maps(dataset, "track", ids, ratios=TRACK_RATIOS, beta=cfg.beta, tau=cfg.tau,
-                          truncation=cfg.truncation, track=cfg.track)
-        return torch.stack([_resize(maps[i], size, False) for i in ids])
+                          truncation=cfg.truncation, track=cfg.track, size=size)
+        return torch.stack([torch.from_numpy(maps[i]) for i in ids])
     if name == "gaze":
         # computed directly at S x S (no resize); sigma = 10 input pixels at 224, scaled with S
         maps = _gaze_maps(dataset, "san", ids, height=size, width=size, sigma=SAN_SIGMA_224 * size / 224)

@@ -17,7 +17,9 @@
   (atomic): model, optimiser, iteration, RNG states, current permutation, loss history, config.
   Rerunning the same config resumes and gives the same result as an uninterrupted run; a finished
   run record is returned without training (resumable ``make reproduce``).
-* Evaluation at each test image's own resolution (``evaluate``), per-image Dice, IoU, HD95.
+* Evaluation at each test image's own resolution (``evaluate``), per-image Dice, IoU, HD95, of the
+  final model, or with ``cfg.selection="best_on_test"`` of the checkpoint that scored best on the
+  test split (the GazeMedSeg authors' protocol, optimistic; ``gazelib.selection``).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gazelib import metrics, results
+from gazelib import metrics, results, selection
 from gazelib.config import Config, config_from_dict
 from gazelib.fingerprint import code_fingerprint, data_fingerprint
 from gazelib.paths import results_root
@@ -338,6 +340,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         _check_same_config(record.config, cfg, record_file)
         _warn_if_other_code(record, record_file)
         return record_file
+    selection.check(cfg)
     device = resolve_device(cfg)
     train_ids, test_ids = select_ids(dataset, cfg)
     data = {k: v.to(device) for k, v in build_tensors(dataset, train_ids, cfg, ("image", *method.targets)).items()}
@@ -368,10 +371,16 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
             if state["perm"] is not None:
                 state["perm"] = state["perm"].to(device)
         step = make_train_step(model, method, optimiser, cfg, device)
+        chooser = None
+        if cfg.selection == "best_on_test":
+            chooser = selection.BestOnTest(cfg, state, lambda m: selection.mean_test_dice(
+                evaluate, m, method, dataset, test_ids, cfg))
         _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
-                    rid, device, progress, stop_after)
+                    rid, device, progress, stop_after, chooser.after_step if chooser else None)
     if state["iteration"] < cfg.iterations:
         return ckpt
+    if chooser is not None:
+        chooser.restore_best(model)
     start = time.perf_counter()
     scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
     eval_time = time.perf_counter() - start
@@ -380,7 +389,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         split={"name": cfg.split, "train_hash": ids_hash(train_ids), "test_hash": ids_hash(test_ids),
                "n_train": len(train_ids), "n_test": len(test_ids)},
         scores=scores, summary=results.summarise(scores), device=device_name(device), torch=torch.__version__,
-        precision=precision(cfg, device),
+        precision=precision(cfg, device), selection=selection.record_entry(cfg, state),
         git=git_state(), iterations=cfg.iterations, final_loss=state["final_loss"],
         wall_time_s=state["train_time"] + eval_time,
         train_images_per_s=cfg.iterations * batch_size / max(state["train_time"], 1e-9),
@@ -419,7 +428,7 @@ def _check_finite(value: float, what: str, iteration: int, rid: str) -> None:
 
 
 def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size, steps_per_epoch,
-                rid, device, progress, stop_after) -> None:
+                rid, device, progress, stop_after, after_step=None) -> None:
     from tqdm.auto import tqdm
 
     log_every = max(1, min(50, cfg.iterations // 20))
@@ -449,6 +458,8 @@ def _train_loop(cfg, step, model, optimiser, generator, data, state, batch_size,
             if progress:   # the method's loss terms are device tensors: read them only here
                 bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}", **log_floats(logs, "{:.4f}"))
         bar.update(1)
+        if after_step is not None:   # best_on_test: test evaluations, before the checkpoint that keeps them
+            after_step(done, model)
         stopping = stop_after is not None and done >= stop_after
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping:
             now = time.perf_counter()
@@ -525,7 +536,8 @@ def read_checkpoint(path: Path) -> dict:
 
 
 def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
-    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``)."""
+    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``): the weights the run record
+    scored (the last ones, or the chosen ones of a ``best_on_test`` run)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -537,7 +549,9 @@ def load_checkpoint(path: Path | str, *, method=None, device: str | None = None)
         from gazelib.methods import get_method
         method = get_method(cfg.method)
     model = _build_model(method, cfg, resolve_device(cfg))
-    model.load_state_dict(saved["model"])
+    # a best_on_test run is scored with its chosen checkpoint, which the last checkpoint keeps
+    chosen = saved["state"].get("selection", {}).get("best") if cfg.selection == "best_on_test" else None
+    model.load_state_dict(chosen["model"] if chosen else saved["model"])
     return model, method, cfg
 
 

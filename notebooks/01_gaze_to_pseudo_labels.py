@@ -243,3 +243,8 @@ pd.read_csv(paths[1], index_col=0).round(4)
 fig = dice_per_threshold(per_image)
 save_figure(fig, f"01_quality_dice_per_threshold_{dataset}")
 plt.show()
+
+# %%
+from gazelib.differences import show_differences
+
+show_differences("01")

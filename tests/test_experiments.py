@@ -50,3 +50,43 @@ def test_quick_san_table_keeps_both_ends():
     assert cells <= {(e.label, e.overrides[1]) for e in experiments.san_table("paper")}
     assert {label for label, ratio in cells if ratio == "train_fraction=0.2"} == set(experiments.SAN_VARIANTS)
     assert {("Backbone", "train_fraction=0.7"), ("ours", "train_fraction=0.7")} <= cells
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_each_ablation_is_compared_with_its_grids_default(profile):
+    gms = experiments.gazemedseg_ablations("kvasir", profile)
+    assert [experiments.default_label(gms[n], "kvasir", profile) for n in ("levels", "consistency", "weight")] == [
+        "2 levels", "prop (LPP)", "λ = 3"]
+    gt = experiments.gradtrack_ablations(profile)
+    assert experiments.against_default(gt["table2"], "kvasir", profile) == {
+        label: "TA Dec. (GradTrack)" for label in ("Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.")}
+    assert experiments.default_label(gt["tau"], "kvasir", profile) == "τ = 0.25"
+    assert experiments.default_label(gt["components"], "kvasir", profile) == "#4"
+
+
+def test_table1_rows_are_compared_with_the_next_weaker_row():
+    assert experiments.table1_comparisons() == {"VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF", "GradTrack": "GazeMedSeg",
+                                                "U-Net": "GradTrack", "nnU-Net": "U-Net"}
+    assert set(experiments.TABLE1_ORDER) == {e.label for e in experiments.TABLE1}
+    assert experiments.san_comparisons([0.2])["ours (0.2)"] == "Backbone (0.2)"
+
+
+def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{experiments.README_START}\nold\n{experiments.README_END}\nend\n")
+    monkeypatch.setattr(experiments, "README", readme)
+    measured = pd.DataFrame({"label": ["VAM", "VAM_D-CRF"], "seeds": [3, 3], "dice_mean": [70.04, 72.51],
+                             "dice_std": [0.52, 0.61], "dice_ci_low": [66.0, 68.93], "dice_ci_high": [74.1, 76.0],
+                             "vs": ["", "VAM"], "p_value": [np.nan, 0.0004], "device": ["cpu", "cpu"]})
+    experiments.update_readme(experiments.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png")
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| VAM_D-CRF"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:6] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6"]
+    quoted = next(line for line in text.splitlines() if line.startswith("| PointSup"))
+    assert [c.strip() for c in quoted.strip("|").split("|")][2:6] == ["", "", "", "73.0 ± 1.6"]
+    assert "seeds [3]" in text

@@ -118,3 +118,13 @@ def test_san_target_is_an_unweighted_gaussian_sum_peaking_at_one():
     assert target[6, 8] == pytest.approx(np.exp(-4 / (2 * sigma**2)), rel=1e-6)
     two = san_target(scanpath([2.5 / 16, 12.5 / 16], [8.5 / 16] * 2, duration=[50, 900]), 16, 16, 1.0)
     assert two[8, 2] == pytest.approx(two[8, 12], rel=1e-6)   # durations do not weight the SAN target
+
+
+def test_nci_isbi_level_sets_follow_the_authors_kvasir_rule():
+    # only Kvasir's 1..5-level sets and NCI-ISBI's 2-level set are the authors'; the rule behind the
+    # Kvasir sets (pair, then evenly spaced levels between) rebuilds them and extends NCI-ISBI's pair
+    from gazelib.gaze.masks import _spread
+
+    assert {n: _spread((0.5, 0.3), n) for n in range(1, 6)} == LEVELS["kvasir"]
+    assert LEVELS["nci_isbi"][2] == (0.2, 0.4) and LEVELS["nci_isbi"][3] == (0.2, 0.4, 0.3)
+    assert LEVELS["nci_isbi"][5] == (0.2, 0.4, 0.25, 0.3, 0.35)

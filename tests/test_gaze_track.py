@@ -85,3 +85,25 @@ def test_one_sweep_equals_eq1_and_eq2_on_each_truncated_track(truncation, track)
         kept = truncate(path, ratio, truncation)
         distance = track_distance(np.stack([path.y[kept], path.x[kept]], 1), 60, 80, track)
         np.testing.assert_allclose(got, attention_from_distance(distance, 10, 0.25), atol=1e-5)
+
+
+def test_track_maps_on_the_training_grid_keep_the_tau_cut_off():
+    # built directly on the S x S grid (cache parameter ``size``), eq. (2) holds on every pixel:
+    # G is 0 or > tau, never in (0, tau] as an antialiased resize of an image-size map would give
+    from gazelib.gaze import cache
+
+    sp = Scanpath("x", np.array([0.3, 0.6]), np.array([0.4, 0.5]), np.array([200.0, 300.0]),
+                  np.array([0.0, 250.0]), 480, 640)
+
+    class One:
+        name = "kvasir"
+
+        def scanpath(self, image_id):
+            return sp
+
+    params = cache.resolve_params("kvasir", "track", {"size": 32})
+    maps = cache.compute_map(One(), "track", "x", params)
+    assert maps.shape == (3, 32, 32)
+    tau = params["tau"]
+    assert not ((maps > 0) & (maps <= tau)).any() and (maps > tau).any()
+    assert np.array_equal(maps, track_maps(sp, 32, 32, (0.5, 0.75, 1.0), params["beta"], tau))

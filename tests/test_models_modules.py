@@ -111,3 +111,22 @@ def test_backbones_channels_last_and_param_counts(capsys):
     nnunet = count_parameters(NNUNet(3, 2, (32, 64, 128, 256, 512, 512)))
     print(f"params: BasicUNet(64..1024, 128) {unet:,}; NNUNet(32..512, 6 stages) {nnunet:,}")
     assert 30e6 < unet < 32e6                                   # GUIDE s.5: BasicUNet size 31 M
+
+
+def test_gazemedseg_levels_start_identical_and_lpp_sees_the_final_conv():
+    # the authors: MONAI BasicUNet(out_channels=128) = last decoder block -> linear 1x1 final_conv
+    # 128 -> 128; classifier and LPP on its output; level networks deep copies of one initialisation
+    from gazelib.config import Config
+    from gazelib.methods import get_method
+
+    for backbone in ("unet", "nnunet"):
+        model = get_method("gazemedseg").build(Config(method="gazemedseg", backbone=backbone, features=SLIM))
+        first, second = model.nets
+        assert isinstance(first.final_conv, torch.nn.Conv2d)
+        assert first.final_conv.kernel_size == (1, 1) and first.final_conv.in_channels == first.final_conv.out_channels
+        for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+            assert torch.equal(a, b), name
+        x = torch.randn(1, 3, 32, 32)
+        features = first.final_conv(first.decode(first.encode(x)))
+        assert torch.allclose(first.forward_features(x), features)
+    assert isinstance(NNUNet(3, 1, SLIM).final_conv, torch.nn.Identity)   # other methods: unchanged

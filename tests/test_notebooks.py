@@ -44,12 +44,34 @@ def _run(source: Path, mirror: Path, shared_cache: Path, tmp_path: Path, monkeyp
     return out
 
 
+def _outputs(executed: Path) -> str:
+    """All text/markdown outputs of an executed notebook, joined."""
+    cells = json.loads(executed.read_text())["cells"]
+    texts = [o.get("text", "") if "text" in o else "".join(o.get("data", {}).get("text/markdown", []))
+             for c in cells for o in c.get("outputs", [])]
+    return "\n".join("".join(t) if isinstance(t, list) else t for t in texts)
+
+
+def _ends_with_claims_and_differences(executed: Path) -> None:
+    text = _outputs(executed)
+    assert "claims checked" in text or "No claim could be checked" in text
+    assert "Where this differs from the paper" in text
+
+
+def _has_uncertainty(table: pd.DataFrame) -> None:
+    assert {"dice_mean", "dice_std", "dice_ci_low", "dice_ci_high", "vs", "p_value"} <= set(table.columns)
+    assert (table.dice_ci_low <= table.dice_mean + 1e-9).all() and (table.dice_mean <= table.dice_ci_high + 1e-9).all()
+    compared = table[table.vs.notna() & (table.vs != "")]
+    assert len(compared) and compared.p_value.between(0, 1).all()
+
+
 def _figures(tmp_path: Path, prefix: str) -> set[str]:
     return {p.name for p in (tmp_path / "figures").glob(f"{prefix}*")}
 
 
 def test_01_gaze_to_pseudo_labels(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/01_gaze_to_pseudo_labels.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/01_gaze_to_pseudo_labels.py", mirror, shared_cache, tmp_path, monkeypatch)
+    assert "Where this differs from the paper" in _outputs(executed)
     figures = _figures(tmp_path, "01_")
     for name in ("scanpaths", "vam", "crf", "levels", "tracks", "san_targets", "quality_dice_per_threshold"):
         assert {f"01_{name}_kvasir.png", f"01_{name}_kvasir.pdf"} <= figures, name
@@ -68,7 +90,8 @@ def _table(tmp_path: Path, name: str) -> pd.DataFrame:
 
 
 def test_02_baselines(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/02_baselines.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/02_baselines.py", mirror, shared_cache, tmp_path, monkeypatch)
+    _ends_with_claims_and_differences(executed)
     records = _records(tmp_path)
     assert sorted((r["method"], r["config"]["backbone"]) for r in records if r["method"] == "full") == [
         ("full", "nnunet"), ("full", "unet")]
@@ -77,26 +100,36 @@ def test_02_baselines(mirror, shared_cache, tmp_path, monkeypatch):
     table = _table(tmp_path, "02_baselines_kvasir_smoke")
     assert table.label.tolist() == ["U-Net", "nnU-Net", "VAM", "VAM_D-CRF"]
     assert table.paper_dice.notna().all()
+    _has_uncertainty(table)
+    assert table.set_index("label").vs.fillna("").to_dict() == {"U-Net": "", "nnU-Net": "U-Net", "VAM": "",
+                                                                 "VAM_D-CRF": "VAM"}
     assert {"02_baselines_kvasir_smoke.png", "02_baselines_kvasir_smoke.pdf"} <= _figures(tmp_path, "02_")
 
 
 def test_03_gazemedseg(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/03_gazemedseg.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/03_gazemedseg.py", mirror, shared_cache, tmp_path, monkeypatch)
+    _ends_with_claims_and_differences(executed)
     levels = sorted(len(r["config"]["levels"]) for r in _records(tmp_path) if r["config"]["cons_mode"] == "prop"
                     and r["config"]["cons_weight"] == 3.0)
     assert levels == [1, 2, 3, 4, 5]
-    assert _table(tmp_path, "03_gazemedseg_consistency_kvasir_smoke").label.tolist() == [
-        "no consistency", "pure", "prop (LPP)"]
+    consistency = _table(tmp_path, "03_gazemedseg_consistency_kvasir_smoke")
+    assert consistency.label.tolist() == ["no consistency", "pure", "prop (LPP)"]
+    _has_uncertainty(consistency)
+    assert consistency.vs.fillna("").tolist() == ["prop (LPP)", "prop (LPP)", ""]
     assert len(_table(tmp_path, "03_gazemedseg_weight_kvasir_smoke")) == 4
     assert "03_gazemedseg_ablations_kvasir_smoke.png" in _figures(tmp_path, "03_")
 
 
 def test_04_gradtrack(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/04_gradtrack.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/04_gradtrack.py", mirror, shared_cache, tmp_path, monkeypatch)
+    _ends_with_claims_and_differences(executed)
     table2 = _table(tmp_path, "04_gradtrack_table2_kvasir_smoke")
     assert table2.label.tolist() == ["Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.",
                                      "TA Dec. (GradTrack)"]
     assert table2.paper_dice.notna().all()
+    _has_uncertainty(table2)
+    assert set(table2.vs.dropna()) - {""} == {"TA Dec. (GradTrack)"}
+    _has_uncertainty(_table(tmp_path, "04_gradtrack_tau_kvasir_smoke"))
     assert _table(tmp_path, "04_gradtrack_components_kvasir_smoke").label.tolist() == ["#1", "#2", "#3", "#4"]
     assert len(_table(tmp_path, "04_gradtrack_tau_kvasir_smoke")) == 7
     assert {r["config"]["tau"] for r in _records(tmp_path)} == {0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5}
@@ -104,20 +137,29 @@ def test_04_gradtrack(mirror, shared_cache, tmp_path, monkeypatch):
 
 
 def test_05_selective_attention(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/05_selective_attention.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/05_selective_attention.py", mirror, shared_cache, tmp_path, monkeypatch)
+    _ends_with_claims_and_differences(executed)
     runs = {(r["config"]["san_variant"], r["config"]["train_fraction"]) for r in _records(tmp_path)}
     assert runs == {(v, f) for v in ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours")
                     for f in (0.2, 0.3, 0.5, 0.7)}
     table = _table(tmp_path, "05_selective_attention_kvasir_smoke")
-    assert table.label.tolist() == ["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]
+    assert table[table.ratio == 0.2].label.tolist() == ["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]
+    assert len(table) == 20
+    _has_uncertainty(table)
+    assert table[table.label == "ours"].vs.tolist() == [f"Backbone ({r:g})" for r in (0.2, 0.3, 0.5, 0.7)]
     assert {"05_selective_attention_kvasir_smoke.png", "05_san_estimate_kvasir_smoke.png"} <= _figures(tmp_path, "05_")
 
 
 def test_06_results(mirror, shared_cache, tmp_path, monkeypatch):
-    _run(REPO / "notebooks/06_results.py", mirror, shared_cache, tmp_path, monkeypatch)
+    executed = _run(REPO / "notebooks/06_results.py", mirror, shared_cache, tmp_path, monkeypatch)
+    _ends_with_claims_and_differences(executed)
     table1 = _table(tmp_path, "table1_kvasir_smoke")
     measured = table1[table1.source.str.startswith("measured")]
     assert measured.method.tolist() == ["U-Net", "nnU-Net", "VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack"]
+    _has_uncertainty(measured)
+    assert measured.set_index("method").vs.fillna("").to_dict() == {
+        "U-Net": "GradTrack", "nnU-Net": "U-Net", "VAM": "", "VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF",
+        "GradTrack": "GazeMedSeg"}
     assert table1[table1.source.str.startswith("quoted")].method.tolist() == [
         "PointSup", "AGMM", "AGMM", "USTM", "DMPLS", "BoxInst", "BoxTeacher"]
     assert {"06_qualitative_kvasir_smoke.png", "06_measured_vs_paper_kvasir_smoke.png"} <= _figures(tmp_path, "06_")

@@ -135,7 +135,7 @@ def test_records_to_table_over_two_seeds(tmp_path):
     assert tab.loc[0, "dice_std"] == pytest.approx(np.std(dice, ddof=1))
     csv, md = results.write_table(tab, "tiny")
     assert csv.read_text().startswith("method,dataset,seeds,dice_mean")
-    assert md.read_text().splitlines()[2].startswith(f"| tiny | kvasir | 2 | {np.mean(dice):.2f} |")
+    assert md.read_text().splitlines()[2].startswith(f"| tiny | kvasir | 2 | {np.mean(dice):.1f} |")   # one decimal
     with pytest.raises(ValueError, match="unknown filter 'nope'"):
         results.load_records(nope=1)
 
@@ -198,8 +198,11 @@ class GazedDisks(Disks):
         return Scanpath(image_id, one, one, one * 100, one * 0, *self._shape[image_id])
 
 
-def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
-    crf = np.array([[0.1, 0.35], [0.6, 0.9]], dtype=np.float32)
+def test_soft_crf_is_resized_then_thresholded(monkeypatch):
+    # the GazeMedSeg authors' loader: bilinear resize of the soft CRF map (no antialiasing), then >= level.
+    # 2 -> 4 pixels, align_corners=False: output row centres sit at source rows -0.25, 0.25, 0.75, 1.25,
+    # clamped to 0, 0.25, 0.75, 1, so rows of [[0.2, 0.2], [0.8, 0.8]] become 0.2, 0.35, 0.65, 0.8.
+    crf = np.array([[0.2, 0.2], [0.8, 0.8]], dtype=np.float32)
     calls = []
 
     def fake(dataset, kind, ids, **params):
@@ -209,12 +212,14 @@ def test_thresholds_are_applied_before_nearest_resize(monkeypatch):
     monkeypatch.setattr(targets, "_gaze_maps", fake)
     cfg = tiny_cfg(image_size=4, features=(4, 4, 4), levels=(0.5, 0.3), under_threshold=0.7)
     built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "mask07", "crf_soft"))
-    level05 = np.kron([[0, 0], [1, 1]], np.ones((2, 2)))
-    level03 = np.kron([[0, 1], [1, 1]], np.ones((2, 2)))
-    assert built["pseudo_masks"][0].numpy().tolist() == [level05.tolist(), level03.tolist()]
-    assert built["mask07"][0, 0].numpy().tolist() == np.kron([[0, 0], [0, 1]], np.ones((2, 2))).tolist()
+
+    def rows(*on):
+        return np.repeat(np.array(on)[:, None], 4, axis=1).tolist()
+
+    assert built["pseudo_masks"][0].numpy().tolist() == [rows(0, 0, 1, 1), rows(0, 1, 1, 1)]
+    assert built["mask07"][0, 0].numpy().tolist() == rows(0, 0, 0, 1)   # thresholding first would give 0, 0, 1, 1
     soft = built["crf_soft"][0, 0].numpy()   # values < 0.5 zeroed at the original resolution, then resized
-    assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.9)
+    assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.8)
     assert calls[0] == ("crf", {"sigma": 70.0})
 
 
@@ -233,3 +238,25 @@ def test_train_fraction_is_a_fraction_of_the_limited_pool_and_subsets_nest():
     assert [len(pick[f, 10]) for f in (0.2, 0.5, 1.0)] == [2, 5, 10]    # 0.2 of the 10-image pool, not min(6, 10)
     assert set(pick[0.2, 10]) <= set(pick[0.5, 10]) <= set(pick[1.0, 10]) <= set(pick[1.0, None])
     assert set(pick[0.2, None]) <= set(pick[0.5, None])
+
+
+def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monkeypatch):
+    final = results.read_record(run(tiny_cfg(iterations=12, lr=0.5)))
+    assert final.selection == {"mode": "final", "iteration": 12}
+    best = results.read_record(run(tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)))
+    chosen = best.selection
+    assert chosen["mode"] == "best_on_test" and chosen["optimistic"]
+    history = dict(chosen["test_dice_history"])
+    assert sorted(history) == [4, 8, 12]                          # every 4 iterations and the last
+    assert history[12] == pytest.approx(final.summary["dice_mean"])   # evaluation does not disturb training
+    assert chosen["iteration"] == max(history, key=lambda k: (history[k], -k))   # first best
+    assert best.summary["dice_mean"] == pytest.approx(max(history.values()))   # the scored model is that one
+    again = train.evaluate_checkpoint(best.run_id, method=Tiny(), dataset=Disks())
+    assert again["summary"]["dice_mean"] == pytest.approx(best.summary["dice_mean"])   # `gazelib eval` agrees
+    # resumed halfway (after a test evaluation): the same choice
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "resumed"))
+    cfg = tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)
+    run(cfg, stop_after=6)
+    assert results.read_record(run(cfg)).selection == chosen
+    with pytest.raises(ValueError, match="unknown selection"):
+        run(tiny_cfg(selection="best"))

@@ -46,8 +46,9 @@ def default_params(dataset_name: str, kind: str) -> dict:
     defaults = {
         "vam": vam,
         "crf": {**vam, **_CRF},
+        # size: None = at the image's own resolution; an int S = directly on the S x S training grid
         "track": {"ratios": (0.5, 0.75, 1.0), "beta": _BETA.get(dataset_name, 10.0), "tau": 0.25,
-                  "truncation": "reverse", "track": "polyline", "grid": track.TRAINING_GRID},
+                  "truncation": "reverse", "track": "polyline", "grid": track.TRAINING_GRID, "size": None},
         # SAN: gaze map at 1/16 of the 224 input; "a gaussian ... with kernel size 10" taken as
         # sigma = 10 input pixels = 10/16 cells of the 14x14 grid.
         "san": {"height": 14, "width": 14, "sigma": 10 / 16},
@@ -90,7 +91,8 @@ def compute_map(dataset, kind: str, id: str, params: dict) -> np.ndarray:
                               params["iterations"], params["scale"])
     if kind == "track":
         grid = tuple(params["grid"]) if params["grid"] is not None else None
-        return track.track_maps(sp, sp.height, sp.width, params["ratios"], params["beta"], params["tau"],
+        height, width = (sp.height, sp.width) if params["size"] is None else (params["size"], params["size"])
+        return track.track_maps(sp, height, width, params["ratios"], params["beta"], params["tau"],
                                 params["truncation"], params["track"], grid)
     if kind == "san":
         return san_target.san_target(sp, params["height"], params["width"], params["sigma"])

@@ -12,6 +12,8 @@ Prediction = mean of the level logits.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from gazelib.losses import bce_with_logits, consistency_loss
@@ -27,7 +29,10 @@ class GazeMedSeg(Method):
     def build(self, cfg):
         if not cfg.levels:
             raise ValueError("gazemedseg needs at least one level in cfg.levels")
-        nets = [build_backbone(cfg, in_channels(cfg), 1) for _ in cfg.levels]
+        # as the authors: every level network starts from one initialisation (deepcopy), and the
+        # classifier and LPP work on the output of a linear 1x1 feature conv (MONAI's final_conv)
+        first = build_backbone(cfg, in_channels(cfg), 1, final_conv=True)
+        nets = [first] + [copy.deepcopy(first) for _ in cfg.levels[1:]]
         return MultiLevelNet(nets, cfg.cons_mode, cfg.lpp_kernel, cfg.lpp_dilation)
 
     def loss(self, out, batch, cfg):

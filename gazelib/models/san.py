@@ -153,7 +153,7 @@ class SANSegNet(nn.Module):
                 skips[-1] = self.fuse(torch.cat([e4, m2], dim=1))
             else:
                 skips[-1] = self.aab(e4, m2)
-        feat = self.backbone.decode(skips)
+        feat = self.backbone.final_conv(self.backbone.decode(skips))
         if self.variant == "gaze_head":
             out["gaze"] = self.gaze_head(feat)
             feat = feat * (1 + torch.sigmoid(out["gaze"]))

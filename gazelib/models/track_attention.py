@@ -108,4 +108,5 @@ class GradTrackNet(nn.Module):
 
         skips = self.backbone.encode(x, hook(self.enc_at, self.enc_ta) if self.enc_at else None)
         feat = self.backbone.decode(skips, hook(self.dec_at, self.dec_ta) if self.dec_at else None)
+        feat = self.backbone.final_conv(feat)
         return {"logits": self.backbone.classifier(feat), "ta": ta_logits}

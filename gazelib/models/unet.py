@@ -7,9 +7,12 @@ Both share one interface (``SegNet``) so the method units can hook into them wit
 * ``decode(skips, after_block=None) -> Tensor``: runs the decoder blocks deepest first; block ``i``
   upsamples, concatenates skip ``skips[-2 - i]`` and convolves. ``after_block(i, f) -> f`` may replace
   a block's output (GradTrack's Track Attention); ``after_stage(i, f) -> f`` does the same in the encoder.
-* ``forward_features(x)`` = ``decode(encode(x))``: the last decoder feature map (B, C, H, W);
-  ``classifier`` is the 1x1 convolution to the logits, so GazeMedSeg's LPP can re-apply it to
-  propagated features; ``forward(x) = classifier(forward_features(x))``.
+* ``forward_features(x)`` = ``final_conv(decode(encode(x)))``: the output feature map (B, C, H, W).
+  ``final_conv`` is MONAI BasicUNet's last layer, a linear 1x1 convolution C -> C (the GazeMedSeg
+  authors build BasicUNet with ``out_channels=128`` and put their classifier and LPP on its output);
+  it is the identity in the nnU-Net-style net unless asked for (``final_conv=True``, as GazeMedSeg
+  does on any backbone). ``classifier`` is the 1x1 convolution to the logits, so GazeMedSeg's LPP can
+  re-apply it to propagated features; ``forward(x) = classifier(forward_features(x))``.
 
 Inputs must have sides divisible by ``2 ** (len(features) - 1)`` (224 = 7 * 32 for five downsamplings).
 Both work on ``channels_last`` tensors (all layers are standard convolutions / norms).
@@ -42,6 +45,7 @@ class SegNet(nn.Module):
 
     encoder: nn.ModuleList
     decoder: nn.ModuleList
+    final_conv: nn.Module         # 1x1 conv C -> C on the last decoder block (MONAI), or identity
     classifier: nn.Module
     features: tuple[int, ...]     # channels of each encoder stage, shallowest first
     feature_channels: int         # channels of forward_features' output
@@ -64,7 +68,7 @@ class SegNet(nn.Module):
         return x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        return self.final_conv(self.decode(self.encode(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.forward_features(x))
@@ -101,7 +105,9 @@ class BasicUNet(SegNet):
     """GazeMedSeg's backbone, laid out like MONAI ``BasicUNet`` (upsample="deconv").
 
     ``features`` = (f0, f1, f2, f3, f4[, f_out]); GazeMedSeg uses (64, 128, 256, 512, 1024, 128):
-    a 128-channel output feature, GroupNorm with 4 groups, a 1x1 classifier to one logit (GUIDE s.3).
+    a 128-channel output feature, GroupNorm with 4 groups, MONAI's ``final_conv`` (1x1, f_out -> f_out,
+    with bias, no norm or activation: the authors' ``BasicUNet(out_channels=128)``), then a 1x1
+    classifier to one logit.
     With a 5-tuple the output feature width is ``f1`` (128 for the paper features, 32 for the slim
     CPU features (16, 32, 64, 128, 256)).
 
@@ -139,6 +145,7 @@ class BasicUNet(SegNet):
             blocks.append(UpBlock(conv_transpose_cls(dims)(enc[i], up_ch, 2, stride=2),
                                   tc(enc[i - 1] + up_ch, cout)))
         self.decoder = nn.ModuleList(blocks)
+        self.final_conv = conv_cls(dims)(f_out, f_out, 1)
         self.classifier = conv_cls(dims)(f_out, out_channels, 1)
 
 
@@ -158,7 +165,8 @@ class NNUNet(SegNet):
     >= 4 pixels -> 224, 112, 56, 28, 14, 7 = 6 stages (5 downsamplings), 32 base features doubling per
     stage and capped at 512: ``features = (32, 64, 128, 256, 512, 512)``; 2 convs per stage, the first
     of each stage (except stage 0) with stride 2; decoder: ConvTranspose(k=2, s=2) to the skip's width,
-    concat, 2 convs; segmentation head 1x1. Any number of stages works (``len(features)``); the slim
+    concat, 2 convs; segmentation head 1x1 (``final_conv=True`` puts a linear 1x1 conv C -> C before
+    it, the feature space GazeMedSeg's LPP works in). Any number of stages works (``len(features)``); the slim
     CPU features (16, 32, 64, 128, 256) give 5 stages.
 
     Decoder blocks (deepest first) have output strides 2**(n-1), ..., 2, 1. GradTrack's block numbers
@@ -166,7 +174,7 @@ class NNUNet(SegNet):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 1,
-                 features: Sequence[int] = (32, 64, 128, 256, 512, 512)):
+                 features: Sequence[int] = (32, 64, 128, 256, 512, 512), final_conv: bool = False):
         super().__init__()
         features = tuple(int(f) for f in features)
         if len(features) < 2:
@@ -184,6 +192,7 @@ class NNUNet(SegNet):
                                   nn.Sequential(conv_in_lrelu(2 * f_skip, f_skip, 1),
                                                 conv_in_lrelu(f_skip, f_skip, 1))))
         self.decoder = nn.ModuleList(blocks)
+        self.final_conv = nn.Conv2d(features[0], features[0], 1) if final_conv else nn.Identity()
         self.classifier = nn.Conv2d(features[0], out_channels, 1)
 
 
@@ -199,13 +208,15 @@ def resolved_features(cfg) -> tuple[int, ...]:
     return PAPER_FEATURES[cfg.backbone] if cfg.features is None else tuple(cfg.features)
 
 
-def build_backbone(cfg, in_channels: int, out_channels: int = 1) -> SegNet:
+def build_backbone(cfg, in_channels: int, out_channels: int = 1, final_conv: bool = False) -> SegNet:
     """The backbone ``cfg.backbone`` (``unet`` | ``nnunet``) with ``cfg.features``, or with its paper
-    widths when ``cfg.features`` is None."""
+    widths when ``cfg.features`` is None. ``final_conv``: a linear 1x1 feature conv before the
+    classifier in the nnU-Net-style net too (BasicUNet always has MONAI's)."""
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; known: {sorted(BACKBONES)}")
+    extra = {"final_conv": final_conv} if cfg.backbone == "nnunet" else {}
     return BACKBONES[cfg.backbone](in_channels=in_channels, out_channels=out_channels,
-                                   features=resolved_features(cfg))
+                                   features=resolved_features(cfg), **extra)
 
 
 def count_parameters(model: nn.Module) -> int:
