@@ -185,11 +185,11 @@ def default_label(grid: list[Experiment], dataset: str, profile: str) -> str:
     """The label of the grid's default run: the experiment whose config is the method's preset
     unchanged (the run shared by every grid of a notebook)."""
     from gazelib.config import make_config
-    from gazelib.train import run_id
+    from gazelib.train import config_key
 
     preset = preset_for(profile, dataset)
     for exp in grid:
-        if run_id(make_config(exp.method, dataset, preset, list(exp.overrides))) == run_id(
+        if config_key(make_config(exp.method, dataset, preset, list(exp.overrides))) == config_key(
                 make_config(exp.method, dataset, preset)):
             return exp.label
     raise ValueError(f"no experiment of the grid {[e.label for e in grid]} is the {profile} default")
