@@ -89,3 +89,37 @@ def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.
             show_mask(axes[row, col], image, masks[image_id], label if row == 0 else None)
     fig.tight_layout()
     return fig
+
+
+def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
+    """A trained GradTrack network on test images: each TA module's foreground prediction P_fg beside
+    the track map it is taught by (first TA: G^50%, second: G^75%), and the final foreground
+    probability beside G^100%. ``checkpoint``: the run's ``last.pt``."""
+    from gazelib.targets import TRACK_RATIOS, build_tensors
+    from gazelib.train import load_checkpoint
+
+    model, _, cfg = load_checkpoint(checkpoint, device="cpu")
+    ids = dataset.split()["test"][:n_images]
+    tensors = build_tensors(dataset, ids, cfg, ("image", "track"))
+    model.eval()
+    with torch.no_grad():
+        out = model(tensors["image"].to(next(model.parameters()).device))
+    predictions = [*(ta.softmax(dim=1)[:, 1] for ta in out["ta"]), out["logits"].softmax(dim=1)[:, 1]]
+    titles = [f"TA {k + 1}: $P_{{fg}}$" for k in range(len(out["ta"]))] + ["final: $P_{fg}$"]
+    ratios = [TRACK_RATIOS[k % 2] for k in range(len(out["ta"]))] + [1.0]
+    fig, axes = plt.subplots(len(ids), 1 + 2 * len(predictions), figsize=(2.2 * (1 + 2 * len(predictions)), 2.3 * len(ids)),
+                             squeeze=False)
+    for row in range(len(ids)):
+        axes[row, 0].imshow(_displayable(tensors["image"][row]), cmap="gray")
+        for k, (prediction, ratio, title) in enumerate(zip(predictions, ratios, titles)):
+            track = tensors["track"][row, TRACK_RATIOS.index(ratio)]
+            axes[row, 1 + 2 * k].imshow(track.numpy(), cmap="magma", vmin=0, vmax=1)
+            axes[row, 2 + 2 * k].imshow(prediction[row].float().cpu().numpy(), cmap="magma", vmin=0, vmax=1)
+            if row == 0:
+                axes[row, 1 + 2 * k].set_title(f"$G^{{{ratio:.0%}}}$".replace("%", r"\%"))
+                axes[row, 2 + 2 * k].set_title(title)
+    axes[0, 0].set_title("input")
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
