@@ -59,9 +59,17 @@ def show_batch(batch: dict[str, torch.Tensor], channel_names: dict[str, list[str
     return fig
 
 
+def _one_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    if runs.empty:
+        raise ValueError("no runs to draw: train them (train=True) or check the records folder")
+    return runs[runs.seed == runs.seed.min()]
+
+
 def loss_curves(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Training loss against iteration for each run of a ``run_grid`` table (its ``record`` column)."""
+    """Training loss against iteration for each run of a ``run_grid`` table (its ``record`` column),
+    one seed (the smallest) so that each label is one curve."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    runs = _one_seed(runs)
     for label, path in zip(runs["label"], runs["record"]):
         history = np.asarray(read_record(path).loss_history, dtype=float).reshape(-1, 2)
         ax.plot(history[:, 0], history[:, 1], label=label)
@@ -72,7 +80,8 @@ def loss_curves(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
 
 def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.Figure:
     """Rows: test images kept in every record's ``qualitative`` masks; columns: the ground truth, then
-    each run's prediction (green), all at the image's own resolution."""
+    each run's prediction (green) of one seed (the smallest), all at the image's own resolution."""
+    runs = _one_seed(runs)
     from gazelib.plots import show_mask
 
     predictions = {label: qualitative_masks(path) for label, path in zip(runs["label"], runs["record"])}

@@ -211,7 +211,7 @@ plt.show()
 #
 # $$D^r(p) = \min_{t \in T^r} \lVert p - t \rVert_2 \qquad (1)$$
 #
-# $$G^r = e^{-D^r/\beta} \cdot \mathbb{1}\big(e^{-D^r/\beta} > \tau\big) \qquad (2)$$
+# $$G^r = e^{-D^r/\beta} \cdot \mathbb{I}(e^{-D^r/\beta} > \tau) \qquad (2)$$
 #
 # with $\beta$ = 10 (Kvasir) or 15 (NCI-ISBI) and field-of-view threshold $\tau$ = 0.25.
 # Our reading of "track" is the polyline through the fixations of $T^r$ (`track="points"` uses the

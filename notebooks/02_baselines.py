@@ -94,3 +94,31 @@ bar_with_reference(runs.assign(dice=runs.dice * 100), "label", "dice", table.set
 ax.set_ylabel("Dice (%)")
 save_figure(fig, f"02_baselines_{dataset}_{profile}")
 plt.show()
+
+# %% [markdown]
+# ## 4. What each baseline trains on, and what it learned
+#
+# Each method's training targets as the trainer builds them (the mask; the soft VAM and the soft
+# CRF map, values below 0.5 set to background), the training loss of each run (each record keeps
+# it), and the predictions next to the ground truth on test images the records keep.
+
+# %%
+from gazelib.data.datasets import load_dataset
+from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+
+for method in dict.fromkeys(runs.method):
+    fig = show_batch(training_batch(method, dataset, profile, n=2))
+    fig.suptitle(f"{method}: input and target", y=1.02)
+    save_figure(fig, f"02_batch_{method}_{dataset}")
+    plt.show()
+
+# %%
+ax = loss_curves(runs)
+ax.set_title(f"Baselines: training loss ({dataset}, {profile})")
+save_figure(ax.figure, f"02_baselines_loss_{dataset}_{profile}")
+plt.show()
+
+# %%
+fig = predictions_vs_truth(runs, load_dataset(dataset))
+save_figure(fig, f"02_baselines_predictions_{dataset}_{profile}")
+plt.show()

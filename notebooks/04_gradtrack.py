@@ -47,14 +47,14 @@ from gazelib.plots import bar_with_reference, save_figure
 # A TA module turns the decoder feature $F^h$ into a two-channel prediction $P^h$ and is
 # supervised by the (bilinearly resized) track map $G^r_{re}$ with a weighted cross-entropy:
 #
-# $$\mathcal L^{r,h}_{GTMG} = -\Big[(1 + G^r_{re})\,\mathbb 1(G^r_{re} > 0)\,\log P^h_{fg} + \mathbb 1(G^r_{re} = 0)\,\log P^h_{bg}\Big] \qquad (3)$$
+# $$\mathcal{L}_{GTMG}^{r,h} = -\left[(1 + G_{re}^r) \cdot \mathbb{I}(G_{re}^r > 0) \cdot \log(P_{fg}^h) + \mathbb{I}(G_{re}^r = 0) \cdot \log(P_{bg}^h)\right] \qquad (3)$$
 #
 # Pixels on the track count more the closer they are to it; pixels outside the field of view
 # are background. The foreground prediction is broadcast to the feature channels and added,
 # **without** letting the segmentation loss reach the TA branch through this path
-# ($\lfloor\cdot\rfloor$ is the stop-gradient):
+# ($\oplus$ is element-wise adding, $|\cdot|$ the stop-gradient):
 #
-# $$\hat F^h = F^h \oplus \lfloor P^h_{fg} \rfloor \qquad (4)$$
+# $$\hat{F}^h = F^h \oplus |P_{fg}^h| \qquad (4)$$
 #
 # Eq. 3 as code, averaged over the pixels. $P^h$ is the softmax of the TA module's two logits;
 # the track map is resized (bilinear) to the TA module's resolution:
@@ -77,7 +77,7 @@ def readable_gtmg_loss(logits, G):
 # %% [markdown]
 # The TA block (Fig. 2(b)): two $3\times3$ convolution blocks (instance norm, leaky ReLU), a
 # $1\times1$ convolution to the two logits of $P^h$, and the fusion of eq. 4, where `detach()` is
-# the stop-gradient $\lfloor\cdot\rfloor$ and the addition broadcasts $P^h_{fg}$ over the channels:
+# the stop-gradient $|\cdot|$ and the addition broadcasts $P^h_{fg}$ over the channels:
 
 # %% tags=["solution"]
 class ReadableTrackAttention(nn.Module):

@@ -54,7 +54,7 @@ from gazelib.plots import save_figure
 # group's output $M_2$ into a gaze map $G$ at 1/16 of the input size, trained with a binary
 # cross-entropy against the expert's gaze map $G^{gt}$ (lesson 01):
 #
-# $$\mathcal L_g = -\frac1P \sum_{i=1}^{P} G^{gt}_i \log G_i + (1 - G^{gt}_i)\log(1 - G_i).$$
+# $$\mathcal{L}_{g} = -\frac{1}{P} \sum_{i=1}^{P} \left( G_{i}^{gt} \cdot log(G_{i}) + (1 - G_{i}^{gt}) \cdot log(1 - G_{i}) \right) \qquad (4)$$
 #
 #
 # As code (2D; GroupNorm with at most 8 groups):
@@ -94,12 +94,14 @@ def readable_gaze_loss(G_logits, G_gt):
 # %%
 from gazelib.data.datasets import load_dataset
 from gazelib.gaze.san_target import san_target
+from gazelib.gaze.cache import default_params
 
 ds = load_dataset(dataset)
 case = ds.split()["test"][0]
 image = torch.from_numpy(np.atleast_3d(ds.image(case)).astype(np.float32) / 255).permute(2, 0, 1)[None]
 image = F.interpolate(image, size=(224, 224), mode="area")
-G_gt = torch.from_numpy(san_target(ds.scanpath(case), 14, 14, 0.625))[None, None].float()
+target = default_params(dataset, "san")  # the 14x14 SAN size of a 224x224 input
+G_gt = torch.from_numpy(san_target(ds.scanpath(case), target["height"], target["width"], target["sigma"]))[None, None].float()
 torch.manual_seed(0)
 library_san, readable_san = SAN(image.shape[1]), ReadableSAN(image.shape[1])
 with torch.no_grad():
@@ -118,8 +120,11 @@ print(f"ReadableSAN == SAN and L_g == binary cross-entropy on {case}: M2 {tuple(
 # positional encoding $P_{i,j} = \big(\tfrac{2i - W + 1}{W - 1}, \tfrac{2j - H + 1}{H - 1}\big)$
 # (three coordinates in 3D), and projected to keys $K$ and values $V$; $M_2$ is projected to
 # the queries $Q$ ($c_h = 64$). Multi-head attention
-# $\operatorname{softmax}(QK^\top / \sqrt{c_h})\,V$, a norm and a two-layer feed-forward network
-# give a refined feature, upsampled and added back to $E_4$. The loss is
+#
+# $$Att(Q, K, V) = Softmax(\frac{QK^{T}}{\sqrt{c_{h}}})V, \qquad MultiHead(Q, K, V) = Concat(Att_1, Att_2, \cdots, Att_k)W^O,$$
+#
+# a norm and a two-layer feed-forward network give a refined feature, upsampled and added back to
+# $E_4$. The loss is
 # $\mathcal L = 1 \cdot \mathcal L_{seg}^{Dice} + 0.5 \cdot \mathcal L_g$.
 #
 #
