@@ -47,6 +47,10 @@ DEVICE  ?= auto
 notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no outputs)
 	$(BIN)/jupytext --sync $(NOTEBOOK_SOURCES)
 
+.PHONY: exercises
+exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01, 03, 04 (notebooks/exercises/)
+	$(BIN)/python -m gazelib.exercises
+
 reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS, DEVICE); resumes where it stopped
 	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE)
 

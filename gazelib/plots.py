@@ -89,16 +89,6 @@ def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | 
     return ax
 
 
-def show_source(obj) -> None:
-    """Display the source of a function or class in a notebook, so a lesson shows the code that
-    implements an equation without keeping a copy of it."""
-    import inspect
-
-    from IPython.display import Markdown, display
-
-    display(Markdown(f"```python\n{inspect.getsource(obj)}\n```"))
-
-
 def dice_per_threshold(per_image: pd.DataFrame) -> plt.Figure:
     """Box plot of the per-image Dice of every pseudo-mask of a quality record, mean as a dot."""
     columns = [c for c in per_image.columns if c.endswith(" dice")]

@@ -98,9 +98,41 @@ plt.show()
 # $$H = \operatorname{norm}\Big(g_\sigma * \sum_i d_i\, \delta_{(\operatorname{round}(768 y_i) - 1,\ \operatorname{round}(768 x_i) - 1)}\Big),
 # \qquad \sigma = 70 \text{ (Kvasir)},\ 50 \text{ (NCI-ISBI)},$$
 #
-# then resizes $H$ (cubic) to the image size. `gazelib.gaze.heatmap.vam` does exactly this.
-# GradTrack's VAM baseline uses the map as a *soft* label, with values below 0.5 set to
-# background (`soft_vam`).
+# then resizes $H$ (cubic) to the image size. GradTrack's VAM baseline uses the map as a *soft*
+# label, with values below 0.5 set to background (`soft_vam`).
+#
+# Here is the equation as code, step by step on the full canvas. (`cubic_resize` is OpenCV's
+# `INTER_CUBIC`, written out in `gazelib.gaze.heatmap` so that OpenCV is not needed.)
+
+# %% tags=["solution"]
+from scipy.ndimage import gaussian_filter
+
+from gazelib.gaze.heatmap import cubic_resize
+
+
+def readable_vam(scanpath, height, width, sigma, canvas=768):
+    ### BEGIN SOLUTION
+    impulses = np.zeros((canvas, canvas))
+    for x, y, d in zip(scanpath.x, scanpath.y, scanpath.duration):
+        # the authors' indexing: round half to even, minus 1 (index -1 wraps to the last row, as in numpy)
+        impulses[round(y * canvas) - 1, round(x * canvas) - 1] += d
+    blurred = gaussian_filter(impulses, sigma)                                # g_sigma * sum_i d_i delta_i
+    normalised = (blurred - blurred.min()) / (blurred.max() - blurred.min())  # norm(.)
+    return np.clip(cubic_resize(normalised, height, width), 0, 1)             # resize; cubic may overshoot [0, 1]
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The library's `vam` computes the same map without ever building the $768 \times 768$ canvas
+# (the blur is separable and linear, so it filters one row and one column per fixation). Both
+# must agree on a real scanpath:
+
+# %% tags=["check"]
+case = examples[0]
+h, w = ds.image(case).shape[:2]
+library = vam(ds.scanpath(case), h, w, sigma=params["vam"]["sigma"])
+np.testing.assert_allclose(readable_vam(ds.scanpath(case), h, w, params["vam"]["sigma"]), library, atol=1e-5, rtol=0)
+print(f"readable_vam == gazelib.gaze.heatmap.vam on {case} ({h}x{w})")
 
 # %%
 maps = {}
@@ -179,12 +211,47 @@ plt.show()
 #
 # $$D^r(p) = \min_{t \in T^r} \lVert p - t \rVert_2 \qquad (1)$$
 #
-# $$G^r = e^{-D^r/\beta} \cdot \mathbb{1}\big(e^{-D^r/\beta} > \tau\big) \qquad (2)$$
+# $$G^r = e^{-D^r/\beta} \cdot \mathbb{I}(e^{-D^r/\beta} > \tau) \qquad (2)$$
 #
 # with $\beta$ = 10 (Kvasir) or 15 (NCI-ISBI) and field-of-view threshold $\tau$ = 0.25.
-# $D$ comes from an exact Euclidean distance transform, not a loop over pixels. Our reading of
-# "track" (the polyline through the fixations, or the fixations alone) and the pixel grid on
-# which $\beta$ is measured are switches documented in `gazelib.gaze.track.track_map`.
+# Our reading of "track" is the polyline through the fixations of $T^r$ (`track="points"` uses the
+# fixations alone), and $\beta$ is measured in pixels of the $224 \times 224$ training image, the
+# image the paper works on; both are switches of `gazelib.gaze.track.track_map`. $T^r$ keeps
+# $\lceil r\,n \rceil$ of the $n$ fixations (the paper gives no rounding rule).
+#
+# Eqs. 1-2 as code: the distance of every pixel centre to every segment of the track, the
+# minimum over segments, then the exponential decay cut at $\tau$.
+
+# %% tags=["solution"]
+import math
+
+
+def readable_track_map(scanpath, height, width, ratio, beta, tau, grid=(224, 224)):
+    ### BEGIN SOLUTION
+    order = np.argsort(scanpath.start, kind="stable")                 # the reading, in time order
+    kept = order[len(order) - max(1, math.ceil(ratio * len(order))):]  # T^r: its last r (reverse truncation)
+    track = np.stack([np.asarray(scanpath.y)[kept] * grid[0], np.asarray(scanpath.x)[kept] * grid[1]], axis=1)
+    segments = zip(track[:-1], track[1:]) if len(track) > 1 else [(track[0], track[0])]
+    py, px = np.meshgrid((np.arange(height) + 0.5) * grid[0] / height,  # pixel centres, in grid pixels
+                         (np.arange(width) + 0.5) * grid[1] / width, indexing="ij")
+    distance = np.full((height, width), np.inf)
+    for a, b in segments:                                             # eq. 1: D = min over the track
+        ab = b - a
+        t = np.clip(((py - a[0]) * ab[0] + (px - a[1]) * ab[1]) / max(ab @ ab, 1e-12), 0, 1)
+        distance = np.minimum(distance, np.hypot(py - a[0] - t * ab[0], px - a[1] - t * ab[1]))
+    decay = np.exp(-distance / beta)                                  # eq. 2
+    return decay * (decay > tau)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+t = params["track"]
+h, w = ds.image(case).shape[:2]
+for r in t["ratios"]:
+    library = track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], t["truncation"], t["track"], tuple(t["grid"]))
+    np.testing.assert_allclose(readable_track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], tuple(t["grid"])),
+                               library, atol=1e-4, rtol=0)
+print(f"readable_track_map == gazelib.gaze.track.track_map on {case}, r = {t['ratios']}")
 
 # %%
 ratios = (0.5, 0.75, 1.0)

@@ -43,7 +43,7 @@ from gazelib.differences import show_differences
 from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_comparisons
 from gazelib.methods import get_method
 from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure, show_source
+from gazelib.plots import bar_with_reference, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
 preset = preset_for(profile, dataset)
@@ -52,11 +52,38 @@ print(make_config("full", dataset=dataset, preset=preset))
 # %% [markdown]
 # ## 1. Full supervision
 #
-# The loss of the `full` method is the loss its paper's backbone was trained with; the method
-# unit below is everything the trainer needs to know about it.
+# The loss of the `full` method is the loss GradTrack's Table 1 backbones were trained with,
+# nnU-Net's Dice + cross-entropy on the mask $y$, with $\sigma(z)$ the foreground probability,
+# the Dice taken per image $n$ and $\epsilon = 10^{-5}$ keeping an empty mask finite:
+#
+# $$\mathcal{L} = 1 - \frac{1}{N}\sum_{n=1}^{N} \frac{2\sum_p \sigma(z_p)\, y_p + \epsilon}{\sum_p \sigma(z_p) + \sum_p y_p + \epsilon}
+# \;-\; \frac{1}{|\Omega|}\sum_{p\in\Omega} y_p \log \sigma(z_p) + (1-y_p)\log(1-\sigma(z_p)).$$
 
 # %%
-show_source(type(get_method("full")))
+import torch
+
+
+def readable_dice_ce(z, y, eps=1e-5):
+    p = torch.sigmoid(z).flatten(1)                      # one row of pixels per image
+    y = y.flatten(1)
+    dice = (2 * (p * y).sum(1) + eps) / (p.sum(1) + y.sum(1) + eps)
+    ce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    return 1 - dice.mean() + ce
+
+
+# %% [markdown]
+# Checked against the loss the trainer uses (`gazelib.losses.dice_ce_loss`) on real training
+# masks, with the images' standardised brightness standing in for the logits $z$:
+
+# %%
+from gazelib.lesson_figures import training_batch
+from gazelib.losses import bce_with_logits, dice_ce_loss
+
+batch = training_batch("vam_crf", dataset, profile, n=4)
+batch["mask"] = training_batch("full", dataset, profile, n=4)["mask"]
+z = batch["image"].mean(dim=1, keepdim=True)
+torch.testing.assert_close(readable_dice_ce(z, batch["mask"].float()), dice_ce_loss(z, batch["mask"]))
+print("readable_dice_ce == gazelib.losses.dice_ce_loss on 4 training masks")
 
 # %% [markdown]
 # ## 2. The gaze map as a soft label
@@ -68,7 +95,26 @@ show_source(type(get_method("full")))
 # $$\mathcal{L} = -\frac{1}{|\Omega|}\sum_{p\in\Omega} \tilde H_p \log \sigma(z_p) + (1-\tilde H_p)\log(1-\sigma(z_p)).$$
 
 # %%
-show_source(type(get_method("vam")))
+def readable_soft_label(H, floor=0.5):
+    return H * (H >= floor)                              # values below 0.5 become background
+
+
+def readable_soft_bce(z, H_soft):
+    p = torch.sigmoid(z)
+    return -(H_soft * torch.log(p) + (1 - H_soft) * torch.log(1 - p)).mean()
+
+
+# %% [markdown]
+# Checked on the real CRF maps of the same training images: the soft label against the cached
+# target (`soft_vam`), the loss against `gazelib.losses.bce_with_logits`.
+
+# %%
+from gazelib.gaze.heatmap import soft_vam
+
+H_soft = batch["crf_soft"]
+torch.testing.assert_close(readable_soft_label(H_soft), torch.from_numpy(soft_vam(H_soft.numpy())))
+torch.testing.assert_close(readable_soft_bce(z, H_soft), bce_with_logits(z, H_soft))
+print("readable_soft_bce == gazelib.losses.bce_with_logits on 4 soft CRF labels")
 
 # %% [markdown]
 # ## 3. Train (or read) the runs
@@ -105,7 +151,34 @@ save_figure(fig, f"02_baselines_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
-# ## 4. What the measurements say about the paper's claims
+# ## 4. What each baseline trains on, and what it learned
+#
+# Each method's training targets as the trainer builds them (the mask; the soft VAM and the soft
+# CRF map, values below 0.5 set to background), the training loss of each run (each record keeps
+# it), and the predictions next to the ground truth on test images the records keep.
+
+# %%
+from gazelib.data.datasets import load_dataset
+from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+
+for method in dict.fromkeys(runs.method):
+    fig = show_batch(training_batch(method, dataset, profile, n=2))
+    fig.suptitle(f"{method}: input and target", y=1.02)
+    save_figure(fig, f"02_batch_{method}_{dataset}")
+    plt.show()
+
+# %%
+ax = loss_curves(runs)
+ax.set_title(f"Baselines: training loss ({dataset}, {profile})")
+save_figure(ax.figure, f"02_baselines_loss_{dataset}_{profile}")
+plt.show()
+
+# %%
+fig = predictions_vs_truth(runs, load_dataset(dataset))
+save_figure(fig, f"02_baselines_predictions_{dataset}_{profile}")
+plt.show()
+
+# ## 5. What the measurements say about the paper's claims
 #
 # Generated from the run records above (paired Wilcoxon test on the per-image Dice, averaged over
 # seeds; `supported` needs p < 0.05 in the paper's direction).

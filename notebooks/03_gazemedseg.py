@@ -33,16 +33,16 @@ train = True
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+import numpy as np
 import torch
 
 from gazelib import claims
 from gazelib.differences import show_differences
 from gazelib.experiments import against_default, gazemedseg_ablations, run_grid
 from gazelib.losses import consistency_loss
-from gazelib.methods import get_method
 from gazelib.models.lpp import local_pixel_propagation
 from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure, show_source
+from gazelib.plots import bar_with_reference, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
@@ -55,10 +55,50 @@ from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 #
 # The classifier is then applied to $\hat f$, giving the propagated probabilities $\hat p_i$.
 # It has no parameters; an outlier pixel whose feature disagrees with its surroundings is
-# pulled back towards them.
+# pulled back towards them. Pixel $p$ itself is one of its 25 neighbours; neighbours outside the
+# image are zero vectors (zero padding), as in the authors' `unfold`.
+#
+# The equation as code: `F.unfold` lists the 25 neighbours $f_q$ of every pixel, then a softmax
+# over them.
+
+# %% tags=["solution"]
+import torch.nn.functional as F
+
+
+def readable_lpp(f, kernel=5, dilation=2):
+    ### BEGIN SOLUTION
+    b, c, h, w = f.shape
+    pad = dilation * (kernel // 2)
+    neighbours = F.unfold(f, kernel, dilation=dilation, padding=pad).view(b, c, kernel * kernel, h, w)  # f_q, q in N(p)
+    similarity = (f.unsqueeze(2) * neighbours).sum(dim=1).clamp_min(0)  # max(f_p . f_q, 0), (B, 25, H, W)
+    weight = similarity.softmax(dim=1)                                   # normalised over the neighbours q
+    return (weight.unsqueeze(1) * neighbours).sum(dim=2)                 # sum_q w_pq f_q
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The library's `local_pixel_propagation` gives the same result without the 25 copies of the
+# feature map that `unfold` makes, and with a hand-written gradient (it was most of a GazeMedSeg
+# training step). Check both the values and the gradients on a real image, used as a 3-channel
+# feature map (colours standardised per channel):
 
 # %%
-show_source(local_pixel_propagation)
+from gazelib.data.datasets import load_dataset
+
+ds = load_dataset(dataset)
+case = ds.split()["test"][0]
+image = torch.from_numpy(np.atleast_3d(ds.image(case)).astype(np.float32)).permute(2, 0, 1)[None]
+image = F.interpolate(image, size=(64, 64), mode="area")
+features = ((image - image.mean((2, 3), keepdim=True)) / image.std((2, 3), keepdim=True)).requires_grad_()
+
+# %% tags=["check"]
+ours, library = readable_lpp(features), local_pixel_propagation(features, kernel=5, dilation=2)
+torch.testing.assert_close(ours, library)
+weights = torch.randn_like(ours)  # any upstream gradient
+grad_ours, = torch.autograd.grad((ours * weights).sum(), features)
+grad_library, = torch.autograd.grad((library * weights).sum(), features)
+torch.testing.assert_close(grad_ours, grad_library)
+print(f"readable_lpp == local_pixel_propagation (values and gradients) on {case}")
 
 # %% [markdown]
 # A quick check on a toy feature map: one pixel of a constant map is flipped; after LPP it
@@ -81,12 +121,40 @@ print(f"outlier before: {features[0, 0, 4, 4]:+.2f}   after LPP: {propagated[0, 
 # (`prop`; the `pure` variant uses $p_i$ instead of $\hat p_i$). The full objective is
 # $\mathcal L = \sum_i \mathrm{BCE}(z_i, M_i) + \lambda\, \mathcal L^{i}_{\text{cons}}$ with
 # $\lambda = 3$, and the prediction is the mean of the level logits.
+#
+# With one sigmoid output per network, $p(\text{fg}) = p$ and $p(\text{bg}) = 1 - p$:
+
+# %% tags=["solution"]
+def readable_consistency(p_i, peers):
+    ### BEGIN SOLUTION
+    terms = []
+    for p_j in peers:
+        p_j = p_j.detach()                                # sg(.): no gradient into the peer
+        agreement = p_i * p_j + (1 - p_i) * (1 - p_j)     # sum over c in {bg, fg}
+        terms.append(-agreement.mean())                   # mean over the pixels (and the batch)
+    return sum(terms) / len(terms)                        # mean over the m - 1 peers
+    ### END SOLUTION
+
+
+# %% [markdown]
+# What a GazeMedSeg network is trained on: each image with its $m$ pseudo-masks $M_i$, as the
+# trainer builds them. We check the readable loss on this batch, with level 1 as $\hat p_1$
+# after LPP-smoothing it and the other levels as the peers.
 
 # %%
-show_source(consistency_loss)
+from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
-# %%
-show_source(type(get_method("gazemedseg")))
+batch = training_batch("gazemedseg", dataset, profile, n=3)
+fig = show_batch(batch)
+save_figure(fig, f"03_gazemedseg_batch_{dataset}")
+plt.show()
+
+# %% tags=["check"]
+levels = batch["pseudo_masks"].float()
+p_1 = local_pixel_propagation(levels[:, :1] * 0.8 + 0.1).requires_grad_()
+peers = [levels[:, j:j + 1] for j in range(1, levels.shape[1])]
+torch.testing.assert_close(readable_consistency(p_1, peers), consistency_loss(p_1, peers))
+print(f"readable_consistency == consistency_loss on {len(levels)} training images, {levels.shape[1]} levels")
 
 # %% [markdown]
 # ## 3. Ablations
@@ -132,7 +200,23 @@ save_figure(fig, f"03_gazemedseg_ablations_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
-# ## 4. What the measurements say about the paper's claims
+# ## 4. What the runs learned
+#
+# The training loss of every run (each record keeps it), and the predictions of each variant
+# of the level-count grid next to the ground truth, on test images the records keep.
+
+# %%
+ax = loss_curves(results["levels"])
+ax.set_title(f"GazeMedSeg training loss ({dataset}, {profile})")
+save_figure(ax.figure, f"03_gazemedseg_loss_{dataset}_{profile}")
+plt.show()
+
+# %%
+fig = predictions_vs_truth(results["levels"], ds)
+save_figure(fig, f"03_gazemedseg_predictions_{dataset}_{profile}")
+plt.show()
+
+# ## 5. What the measurements say about the paper's claims
 #
 # The paper argues for its choices (2 levels, `prop` consistency, $\lambda = 3$) by showing each
 # beats the alternatives. Generated from the run records above (paired Wilcoxon test on the

@@ -34,15 +34,15 @@ train = True
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+import torch
 
 from gazelib import claims
 from gazelib.differences import show_differences
 from gazelib.experiments import against_default, gradtrack_ablations, paper_dice, run_grid
 from gazelib.losses import gtmg_loss
-from gazelib.methods import get_method
 from gazelib.models.track_attention import TrackAttention
 from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure, show_source
+from gazelib.plots import bar_with_reference, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
@@ -51,20 +51,89 @@ from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 # A TA module turns the decoder feature $F^h$ into a two-channel prediction $P^h$ and is
 # supervised by the (bilinearly resized) track map $G^r_{re}$ with a weighted cross-entropy:
 #
-# $$\mathcal L^{r,h}_{GTMG} = -\Big[(1 + G^r_{re})\,\mathbb 1(G^r_{re} > 0)\,\log P^h_{fg} + \mathbb 1(G^r_{re} = 0)\,\log P^h_{bg}\Big] \qquad (3)$$
+# $$\mathcal{L}_{GTMG}^{r,h} = -\left[(1 + G_{re}^r) \cdot \mathbb{I}(G_{re}^r > 0) \cdot \log(P_{fg}^h) + \mathbb{I}(G_{re}^r = 0) \cdot \log(P_{bg}^h)\right] \qquad (3)$$
 #
 # Pixels on the track count more the closer they are to it; pixels outside the field of view
 # are background. The foreground prediction is broadcast to the feature channels and added,
 # **without** letting the segmentation loss reach the TA branch through this path
-# ($\lfloor\cdot\rfloor$ is the stop-gradient):
+# ($\oplus$ is element-wise adding, $|\cdot|$ the stop-gradient):
 #
-# $$\hat F^h = F^h \oplus \lfloor P^h_{fg} \rfloor \qquad (4)$$
+# $$\hat{F}^h = F^h \oplus |P_{fg}^h| \qquad (4)$$
+#
+# Eq. 3 as code, averaged over the pixels. $P^h$ is the softmax of the TA module's two logits;
+# the track map is resized (bilinear) to the TA module's resolution:
+
+# %% tags=["solution"]
+import torch.nn.functional as F
+from torch import nn
+
+
+def readable_gtmg_loss(logits, G):
+    ### BEGIN SOLUTION
+    G_re = F.interpolate(G, size=logits.shape[-2:], mode="bilinear", align_corners=False)
+    log_P = logits.log_softmax(dim=1)                  # log P^h, channels [bg, fg]
+    on_track = (G_re > 0).float()                      # 1(G_re > 0); 1 - on_track = 1(G_re = 0)
+    loss = -((1 + G_re) * on_track * log_P[:, 1:2] + (1 - on_track) * log_P[:, 0:1])
+    return loss.mean()
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The TA block (Fig. 2(b)): two $3\times3$ convolution blocks (instance norm, leaky ReLU), a
+# $1\times1$ convolution to the two logits of $P^h$, and the fusion of eq. 4, where `detach()` is
+# the stop-gradient $|\cdot|$ and the addition broadcasts $P^h_{fg}$ over the channels:
+
+# %% tags=["solution"]
+class ReadableTrackAttention(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1, self.norm1 = nn.Conv2d(channels, channels, 3, padding=1), nn.InstanceNorm2d(channels, affine=True)
+        self.conv2, self.norm2 = nn.Conv2d(channels, channels, 3, padding=1), nn.InstanceNorm2d(channels, affine=True)
+        self.to_track = nn.Conv2d(channels, 2, 1)
+
+    def forward(self, F_h):
+        ### BEGIN SOLUTION
+        x = F.leaky_relu(self.norm1(self.conv1(F_h)), 0.01)
+        x = F.leaky_relu(self.norm2(self.conv2(x)), 0.01)
+        P_logits = self.to_track(x)                          # P^h, as logits [bg, fg]
+        P_fg = P_logits.softmax(dim=1)[:, 1:2]
+        F_hat = F_h + P_fg.detach()                          # eq. 4
+        return F_hat, P_logits
+        ### END SOLUTION
+
+
+# %% [markdown]
+# What GradTrack trains on: each image with the 0.7 mask (for $\mathcal L_{VAM}$) and its three
+# reverse-truncated track maps $G^{50\%}, G^{75\%}, G^{100\%}$ (eqs. 1-2, lesson 01), as the
+# trainer builds them.
 
 # %%
-show_source(gtmg_loss)
+from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
-# %%
-show_source(TrackAttention)
+batch = training_batch("gradtrack", dataset, profile, n=3)
+fig = show_batch(batch, {"track": ["$G^{50\\%}$", "$G^{75\\%}$", "$G^{100\\%}$"]})
+save_figure(fig, f"04_gradtrack_batch_{dataset}")
+plt.show()
+
+# %% [markdown]
+# Check both against the library on this batch: a TA module on the (4x pooled) images, with the
+# weights of the library's module copied in, and the loss of its prediction against $G^{50\%}$.
+# The stop-gradient is checked too: $\hat F^h$ must carry no gradient back into the TA head.
+
+# %% tags=["check"]
+torch.manual_seed(0)
+features = F.avg_pool2d(batch["image"], 4).requires_grad_()
+library_ta, readable_ta = TrackAttention(features.shape[1]), ReadableTrackAttention(features.shape[1])
+with torch.no_grad():
+    for ours, theirs in zip(readable_ta.parameters(), library_ta.parameters(), strict=True):
+        ours.copy_(theirs)
+(F_hat, logits), (F_hat_lib, logits_lib) = readable_ta(features), library_ta(features)
+torch.testing.assert_close(logits, logits_lib)
+torch.testing.assert_close(F_hat, F_hat_lib)
+assert torch.autograd.grad(F_hat.sum(), readable_ta.to_track.weight, allow_unused=True)[0] is None
+G_50 = batch["track"][:, 0:1]
+torch.testing.assert_close(readable_gtmg_loss(logits, G_50), gtmg_loss(logits_lib, G_50))
+print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_loss on {len(features)} training images")
 
 # %% [markdown]
 # ## 2. The objective
@@ -75,8 +144,6 @@ show_source(TrackAttention)
 #
 # $$\mathcal L = \mathcal L^{100\%,6}_{GTMG} + \lambda_1 \mathcal L^{50\%,2}_{GTMG} + \lambda_1 \mathcal L^{75\%,4}_{GTMG} + \lambda_2 \mathcal L_{VAM}, \qquad \lambda_1 = \lambda_2 = 0.5 \qquad (5)$$
 
-# %%
-show_source(type(get_method("gradtrack")))
 
 # %% [markdown]
 # ## 3. Table 2: truncation and where the TA modules go
@@ -142,7 +209,43 @@ save_figure(fig, f"04_gradtrack_ablations_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
-# ## 6. What the measurements say about the paper's claims
+# ## 6. What the runs learned
+#
+# The training loss of each component's run (each record keeps it), and the predictions next to
+# the ground truth on test images the records keep.
+
+# %%
+ax = loss_curves(component_runs)
+ax.set_title(f"GradTrack training loss ({dataset}, {profile})")
+save_figure(ax.figure, f"04_gradtrack_loss_{dataset}_{profile}")
+plt.show()
+
+# %%
+from gazelib.data.datasets import load_dataset
+
+ds = load_dataset(dataset)
+fig = predictions_vs_truth(component_runs, ds)
+save_figure(fig, f"04_gradtrack_predictions_{dataset}_{profile}")
+plt.show()
+
+# %% [markdown]
+# What the trained TA modules see: for the full design (\#4), the track map each TA module is
+# taught by and its foreground prediction $P^h_{fg}$, on test images. This needs the run's
+# checkpoint (written by training, not committed): with records only, train afresh to see it.
+
+# %%
+from gazelib.lesson_figures import ta_outputs
+from gazelib.train import checkpoint_path
+
+full_design = component_runs[component_runs.label == "#4"].run_id
+if full_design.empty or not checkpoint_path(full_design.iloc[0]).exists():
+    print("no checkpoint of the full design (#4) here: TA outputs need a trained run")
+else:
+    fig = ta_outputs(checkpoint_path(full_design.iloc[0]), ds, n_images=3)
+    save_figure(fig, f"04_gradtrack_ta_outputs_{dataset}_{profile}")
+    plt.show()
+
+# ## 7. What the measurements say about the paper's claims
 #
 # GradTrack argues for its design with Table 2 (its choice beats every variant), Fig. 4(a) (each
 # component adds to the previous one) and Fig. 4(b) ($\tau = 0.25$ is best). Generated from the

@@ -43,11 +43,10 @@ from gazelib import claims
 from gazelib.differences import show_differences
 from gazelib.experiments import SAN_VARIANTS, run_grid, san_cell, san_comparisons, san_table
 from gazelib.losses import dice_loss
-from gazelib.methods import get_method
 from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.models.unet import BasicUNet
 from gazelib.results import readable, write_table
-from gazelib.plots import save_figure, show_source
+from gazelib.plots import save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
@@ -58,10 +57,64 @@ from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 # group's output $M_2$ into a gaze map $G$ at 1/16 of the input size, trained with a binary
 # cross-entropy against the expert's gaze map $G^{gt}$ (lesson 01):
 #
-# $$\mathcal L_g = -\frac1P \sum_{i=1}^{P} G^{gt}_i \log G_i + (1 - G^{gt}_i)\log(1 - G_i).$$
+# $$\mathcal{L}_{g} = -\frac{1}{P} \sum_{i=1}^{P} \left( G_{i}^{gt} \cdot log(G_{i}) + (1 - G_{i}^{gt}) \cdot log(1 - G_{i}) \right) \qquad (4)$$
+#
+#
+# As code (2D; GroupNorm with at most 8 groups):
 
 # %%
-show_source(SAN)
+import math
+
+import torch.nn.functional as F
+from torch import nn
+
+
+class ReadableSAN(nn.Module):
+    def __init__(self, in_channels, widths=(32, 64)):
+        super().__init__()
+        def group(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(min(8, cout), cout), nn.ReLU(),
+                                 nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(min(8, cout), cout), nn.ReLU(),
+                                 nn.MaxPool2d(2))
+        self.group1, self.group2 = group(in_channels, widths[0]), group(widths[0], widths[1])
+        self.to_gaze = nn.Conv2d(widths[1], 1, 1)
+
+    def forward(self, image):
+        I_ds = F.avg_pool2d(image, 4)                  # the 4x down-sampled image
+        M2 = self.group2(self.group1(I_ds))            # 1/16 of the input size
+        return M2, self.to_gaze(M2)                    # G as logits; L_g applies the sigmoid
+
+
+def readable_gaze_loss(G_logits, G_gt):
+    G = torch.sigmoid(G_logits)
+    return -(G_gt * torch.log(G) + (1 - G_gt) * torch.log(1 - G)).mean()
+
+
+# %% [markdown]
+# Checked against the library's `SAN` (same weights) and its loss on a real image and its gaze
+# target (lesson 01), at the 224×224 training size:
+
+# %%
+from gazelib.data.datasets import load_dataset
+from gazelib.gaze.san_target import san_target
+from gazelib.gaze.cache import default_params
+
+ds = load_dataset(dataset)
+case = ds.split()["test"][0]
+image = torch.from_numpy(np.atleast_3d(ds.image(case)).astype(np.float32) / 255).permute(2, 0, 1)[None]
+image = F.interpolate(image, size=(224, 224), mode="area")
+target = default_params(dataset, "san")  # the 14x14 SAN size of a 224x224 input
+G_gt = torch.from_numpy(san_target(ds.scanpath(case), target["height"], target["width"], target["sigma"]))[None, None].float()
+torch.manual_seed(0)
+library_san, readable_san = SAN(image.shape[1]), ReadableSAN(image.shape[1])
+with torch.no_grad():
+    for ours, theirs in zip(readable_san.parameters(), library_san.parameters(), strict=True):
+        ours.copy_(theirs)
+(M2, G_logits), (M2_lib, G_logits_lib) = readable_san(image), library_san(image)
+torch.testing.assert_close(M2, M2_lib)
+torch.testing.assert_close(G_logits, G_logits_lib)
+torch.testing.assert_close(readable_gaze_loss(G_logits, G_gt), F.binary_cross_entropy_with_logits(G_logits_lib, G_gt))
+print(f"ReadableSAN == SAN and L_g == binary cross-entropy on {case}: M2 {tuple(M2.shape)}")
 
 # %% [markdown]
 # ## 2. The Auxiliary Attention Block
@@ -70,13 +123,60 @@ show_source(SAN)
 # positional encoding $P_{i,j} = \big(\tfrac{2i - W + 1}{W - 1}, \tfrac{2j - H + 1}{H - 1}\big)$
 # (three coordinates in 3D), and projected to keys $K$ and values $V$; $M_2$ is projected to
 # the queries $Q$ ($c_h = 64$). Multi-head attention
-# $\operatorname{softmax}(QK^\top / \sqrt{c_h})\,V$, a norm and a two-layer feed-forward network
-# give a refined feature, upsampled and added back to $E_4$. The loss is
+#
+# $$Att(Q, K, V) = Softmax(\frac{QK^{T}}{\sqrt{c_{h}}})V, \qquad MultiHead(Q, K, V) = Concat(Att_1, Att_2, \cdots, Att_k)W^O,$$
+#
+# a norm and a two-layer feed-forward network give a refined feature, upsampled and added back to
+# $E_4$. The loss is
 # $\mathcal L = 1 \cdot \mathcal L_{seg}^{Dice} + 0.5 \cdot \mathcal L_g$.
+#
+#
+# The block as code, in 2D (3D adds one axis to the pooling, the positional encoding and the
+# tokens), one attention head at a time:
 
 # %%
-show_source(positional_encoding)
-show_source(AAB)
+class ReadableAAB(nn.Module):
+    def __init__(self, enc_channels, san_channels, hidden=64, heads=4):
+        super().__init__()
+        self.hidden, self.heads = hidden, heads
+        self.q = nn.Linear(san_channels, heads * hidden)                # W^Q of every head
+        self.kv = nn.Linear(enc_channels + 2, 2 * heads * hidden)       # W^K and W^V of every head
+        self.out = nn.Linear(heads * hidden, hidden)                    # W^O
+        self.norm1 = nn.LayerNorm(hidden)
+        self.ffn = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, enc_channels))
+        self.norm2 = nn.LayerNorm(enc_channels)
+
+    def forward(self, E4, M2):
+        H, W = M2.shape[2:]
+        E4ds = F.adaptive_max_pool2d(E4, (H, W))
+        i, j = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+        P = torch.stack([(2 * i - H + 1) / (H - 1), (2 * j - W + 1) / (W - 1)]).to(E4)   # (2, H, W)
+        kv_in = torch.cat([E4ds, P.expand(len(E4), -1, -1, -1)], dim=1)
+        tokens_q, tokens_kv = M2.flatten(2).transpose(1, 2), kv_in.flatten(2).transpose(1, 2)  # (B, HW, C)
+        Q, (K, V) = self.q(tokens_q), self.kv(tokens_kv).chunk(2, dim=-1)
+        heads = []
+        for k in range(self.heads):
+            part = slice(k * self.hidden, (k + 1) * self.hidden)
+            scores = Q[..., part] @ K[..., part].transpose(1, 2) / math.sqrt(self.hidden)
+            heads.append(scores.softmax(dim=-1) @ V[..., part])        # softmax(Q K^T / sqrt(c_h)) V
+        M = self.norm2(self.ffn(self.norm1(self.out(torch.cat(heads, dim=-1)))))
+        M = M.transpose(1, 2).reshape(len(E4), -1, H, W)
+        return E4 + F.interpolate(M, size=E4.shape[2:], mode="nearest")
+
+
+# %% [markdown]
+# Checked against the library's `AAB` (same weights) with the SAN features $M_2$ of the real
+# image above as queries; the image's colours, pooled to 28×28, stand in for $E_4$:
+
+# %%
+E4 = F.adaptive_avg_pool2d(image, 28)
+torch.manual_seed(0)
+library_aab = AAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
+readable_aab = ReadableAAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
+readable_aab.load_state_dict(library_aab.state_dict())
+torch.testing.assert_close(readable_aab(E4, M2), library_aab(E4, M2))
+torch.testing.assert_close(positional_encoding((7, 7)), torch.stack(torch.meshgrid(torch.linspace(-1, 1, 7), torch.linspace(-1, 1, 7), indexing="ij")))
+print(f"ReadableAAB == gazelib.models.san.AAB on {case}")
 
 # %% [markdown]
 # ## 3. Table 1 layout: data ratio × variant
@@ -130,6 +230,28 @@ save_figure(fig, f"05_selective_attention_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
+# What the variants train on (the image, its mask and the expert's gaze target at the SAN's size),
+# their training losses, and their predictions next to the ground truth, at the smallest ratio.
+
+# %%
+from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+
+fig = show_batch(training_batch("san", dataset, profile, n=3))
+save_figure(fig, f"05_selective_attention_batch_{dataset}")
+plt.show()
+
+# %%
+smallest = runs[runs.ratio == runs.ratio.min()]
+ax = loss_curves(smallest)
+ax.set_title(f"training loss at ratio {smallest.ratio.iloc[0]:g} ({dataset}, {profile})")
+save_figure(ax.figure, f"05_selective_attention_loss_{dataset}_{profile}")
+plt.show()
+
+# %%
+fig = predictions_vs_truth(smallest, ds)
+save_figure(fig, f"05_selective_attention_predictions_{dataset}_{profile}")
+plt.show()
+
 # ### What the measurements say about the paper's claims
 #
 # The paper finds `ours` above the backbone and above every other variant at every data ratio.
@@ -182,9 +304,6 @@ else:
 # optimisation on synthetic volumes (a bright ball in noise, gaze = a blob near the ball)
 # checks that shapes, gradients and the loss behave; it is a check of the code path, not an
 # experiment.
-
-# %%
-show_source(type(get_method("san")))
 
 # %%
 from gazelib.config import make_config
