@@ -60,7 +60,7 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
             f"run `make reproduce PROFILE={profile}` first, or build with BOOK_PROFILE=smoke")
     if not missing:
         print(f"lessons: executed notebooks from {reports} ({profile})")
-        return [_without_errors(report) for report in found.values()]
+        return list(found.values())
     import papermill
 
     executed = out / "executed"
@@ -70,7 +70,7 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
     with _environment(GAZELIB_RESULTS=str(outputs / "results"), GAZELIB_FIGURES=str(outputs / "figures")):
         for notebook, report in found.items():
             if report.is_file():
-                result.append(_without_errors(report))
+                result.append(report)
                 continue
             target = executed / notebook.name
             print(f"lessons: executing {notebook.name} ({profile}) -> {target}", flush=True)
@@ -81,16 +81,25 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
     return result
 
 
-def _without_errors(executed: Path) -> Path:
-    """A lesson that stopped on an error is not published."""
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def publish_lesson(executed: Path, target: Path) -> None:
+    """Copy an executed lesson into the book. A lesson that stopped on an error is not published;
+    progress-bar widgets are dropped (a static page has no kernel to draw them, and their text form
+    is only the widget's repr)."""
     import nbformat
 
-    for number, cell in enumerate(nbformat.read(executed, as_version=4).cells):
+    notebook = nbformat.read(executed, as_version=4)
+    for number, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 raise ValueError(f"{executed}: cell {number} ended with {output.get('ename')}: "
                                  f"{output.get('evalue')}; fix the lesson or run it again")
-    return executed
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, target)
 
 
 def readme_intro() -> str:
@@ -146,7 +155,7 @@ def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_
     shutil.rmtree(src, ignore_errors=True)
     (src / "lessons").mkdir(parents=True)
     for notebook, executed in zip(lessons(), notebooks):
-        shutil.copy(executed, src / "lessons" / notebook.name)
+        publish_lesson(executed, src / "lessons" / notebook.name)
     readme_figures = re.findall(r"\]\(figures/([^)]+)\)", readme_results())
     (src / "figures").mkdir()
     for picture in [*figures.glob("*.png"), *(REPO_ROOT / "figures" / name for name in readme_figures)]:

@@ -3,11 +3,14 @@ Chromium (Debian's; `make test` installs it as root). Under ``CI=true`` a missin
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from gazelib.book import build
+import nbformat
+
+from gazelib.book import WIDGET_VIEW, build, publish_lesson
 from gazelib.book_check import SCREENSHOT_PAGE, check_site, chromium
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +27,25 @@ def browser() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def test_publish_lesson_drops_widgets_and_refuses_errors(tmp_path):
+    new = nbformat.v4
+    bar = new.new_output("display_data", data={WIDGET_VIEW: {"model_id": "m"}, "text/plain": "HBox(...)"})
+    picture = new.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    notebook = new.new_notebook(cells=[new.new_code_cell("train()", outputs=[bar, picture])],
+                                metadata={"widgets": {"state": {}}})
+    nbformat.write(notebook, tmp_path / "ok.ipynb")
+    publish_lesson(tmp_path / "ok.ipynb", tmp_path / "published.ipynb")
+    published = nbformat.read(tmp_path / "published.ipynb", as_version=4)
+    assert [list(o.data) for o in published.cells[0].outputs] == [["image/png", "text/plain"]]
+    assert "widgets" not in published.metadata
+
+    notebook.cells.append(new.new_code_cell("1 / 0", outputs=[new.new_output(
+        "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]))
+    nbformat.write(notebook, tmp_path / "failed.ipynb")
+    with pytest.raises(ValueError, match="cell 1 ended with ZeroDivisionError"):
+        publish_lesson(tmp_path / "failed.ipynb", tmp_path / "never.ipynb")
 
 
 BROKEN_PAGE = """<!doctype html><html><head>
@@ -47,10 +69,12 @@ def test_check_finds_what_a_reader_would_miss(browser, tmp_path):
         assert expected in problems, expected
 
 
-def test_book_builds_and_reads_offline(mirror, executed_lessons, browser, tmp_path, monkeypatch):
+def test_book_builds_and_reads_offline(mirror, executed_lessons, browser, tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("GAZELIB_DATA", str(mirror))
     index = build("smoke", out=tmp_path / "book", reports=executed_lessons,
                   results=REPO / "results", figures=REPO / "figures")
+    warnings = [line for line in capfd.readouterr().err.splitlines() if re.search(r"(^|: )WARNING:", line)]
+    assert not warnings, "Sphinx warned (e.g. a link to a file outside the book):\n" + "\n".join(warnings)
     screenshot = tmp_path / "screenshot.png"
     report = check_site(index.parent, screenshot=screenshot, executable=browser)
     print(report.summary())
