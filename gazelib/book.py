@@ -87,8 +87,9 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 def publish_lesson(executed: Path, target: Path) -> None:
     """Copy an executed lesson into the book. A lesson that stopped on an error is not published;
     progress-bar widgets are dropped (a static page has no kernel to draw them, and their text form
-    is only the widget's repr)."""
+    is only the widget's repr); text progress bars keep their last state, as Jupyter shows them."""
     import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     notebook = nbformat.read(executed, as_version=4)
     for number, cell in enumerate(notebook.cells):
@@ -99,6 +100,7 @@ def publish_lesson(executed: Path, target: Path) -> None:
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
     notebook.metadata.pop("widgets", None)
+    CoalesceStreamsPreprocessor().preprocess(notebook, {})
     nbformat.write(notebook, target)
 
 

@@ -33,12 +33,15 @@ def test_publish_lesson_drops_widgets_and_refuses_errors(tmp_path):
     new = nbformat.v4
     bar = new.new_output("display_data", data={WIDGET_VIEW: {"model_id": "m"}, "text/plain": "HBox(...)"})
     picture = new.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
-    notebook = new.new_notebook(cells=[new.new_code_cell("train()", outputs=[bar, picture])],
+    text_bar = [new.new_output("stream", name="stderr", text=f"\rruns: {k}/2") for k in range(3)]
+    notebook = new.new_notebook(cells=[new.new_code_cell("train()", outputs=[bar, picture, *text_bar])],
                                 metadata={"widgets": {"state": {}}})
     nbformat.write(notebook, tmp_path / "ok.ipynb")
     publish_lesson(tmp_path / "ok.ipynb", tmp_path / "published.ipynb")
     published = nbformat.read(tmp_path / "published.ipynb", as_version=4)
-    assert [list(o.data) for o in published.cells[0].outputs] == [["image/png", "text/plain"]]
+    picture, text_bar = published.cells[0].outputs
+    assert list(picture.data) == ["image/png", "text/plain"]
+    assert text_bar.text == "runs: 2/2"      # one bar in its last state
     assert "widgets" not in published.metadata
 
     notebook.cells.append(new.new_code_cell("1 / 0", outputs=[new.new_output(
