@@ -19,8 +19,8 @@ import re
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 from gazelib.paths import REPO_ROOT, figures_root, results_root
 
@@ -32,21 +32,6 @@ DATASET = "kvasir"
 
 def lessons() -> list[Path]:
     return sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-@contextmanager
-def _environment(**values: str):
-    """Set environment variables (inherited by the notebook kernels) for the duration of the block."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
@@ -67,7 +52,7 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
     executed.mkdir(parents=True, exist_ok=True)
     outputs = out / "outputs"   # the smoke lessons' records, tables and figures stay in the build folder
     result = []
-    with _environment(GAZELIB_RESULTS=str(outputs / "results"), GAZELIB_FIGURES=str(outputs / "figures")):
+    with mock.patch.dict(os.environ, GAZELIB_RESULTS=str(outputs / "results"), GAZELIB_FIGURES=str(outputs / "figures")):
         for notebook, report in found.items():
             if report.is_file():
                 result.append(report)
@@ -158,6 +143,7 @@ def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_
     (src / "lessons").mkdir(parents=True)
     for notebook, executed in zip(lessons(), notebooks):
         publish_lesson(executed, src / "lessons" / notebook.name)
+    # the README names its figure relative to the repository; a missing one makes Sphinx warn
     readme_figures = re.findall(r"\]\(figures/([^)]+)\)", readme_results())
     (src / "figures").mkdir()
     for picture in [*figures.glob("*.png"), *(REPO_ROOT / "figures" / name for name in readme_figures)]:
