@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
-test: setup  ## THE test command: install what is needed, then run every test (notebooks under the smoke profile)
+test: setup browser  ## THE test command: install what is needed, then run every test (notebooks under the smoke profile)
 	$(BIN)/python -m pytest
 
 data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into GAZELIB_DATA (default ./data), from the mirror if set
@@ -60,3 +60,17 @@ figures: setup  ## rebuild every table and figure from the existing run records,
 .PHONY: bench
 bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)
 	$(BIN)/gazelib bench --device $(DEVICE)
+
+BOOK_PROFILE ?= smoke
+.PHONY: book book-check browser
+
+book: setup  ## the executed lessons (BOOK_PROFILE=smoke|quick|paper) and the results as an offline HTML site in _build/book/html
+	$(BIN)/gazelib book --profile $(BOOK_PROFILE)
+
+book-check: setup browser  ## build the book, read every page in headless Chromium, screenshot lesson 03 to results/book/
+	$(BIN)/gazelib book --profile $(BOOK_PROFILE) --check --screenshot results/book/screenshot-lesson-03.png
+
+browser:  ## Debian's Chromium for the book's browser test (installed with apt-get when missing and running as root)
+	@command -v chromium > /dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium > /dev/null) || echo "could not install chromium"; \
+	  else echo "chromium is missing (install Debian's chromium as root): the browser test skips, or fails under CI=true"; fi; }

@@ -18,6 +18,7 @@ COMMAND_GROUPS = (
     "gazelib.train_commands",  # gazelib train | eval
     "gazelib.reproduce",       # gazelib reproduce | figures
     "gazelib.bench",           # gazelib bench
+    "gazelib.book",            # gazelib book
 )
 
 

@@ -3,6 +3,7 @@ by default ``../shared/data`` beside the checkout). Under ``CI=true`` a missing 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,23 @@ def _isolated_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("GAZELIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("GAZELIB_FIGURES", str(tmp_path / "figures"))
+
+
+@pytest.fixture(scope="session")
+def executed_lessons(tmp_path_factory) -> Path:
+    """Where the notebook tests leave the lessons they executed (``<lesson>-kvasir-smoke.ipynb``, the
+    names `make reproduce` uses), so the book test publishes them instead of executing them again."""
+    return tmp_path_factory.mktemp("executed_lessons")
+
+
+@pytest.fixture(autouse=True)
+def _keep_executed_lessons(request, tmp_path, executed_lessons):
+    yield
+    if request.node.module.__name__.endswith("test_notebooks"):
+        for executed in tmp_path.glob("[0-9][0-9]_*.ipynb"):
+            shutil.copy(executed, executed_lessons / f"{executed.stem}-kvasir-smoke.ipynb")
+
+
+def pytest_collection_modifyitems(items):
+    """The book test runs last, after the notebook tests whose executed lessons it reuses."""
+    items.sort(key=lambda item: getattr(item.module, "__name__", "").endswith("test_book"))
