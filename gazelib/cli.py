@@ -19,6 +19,7 @@ COMMAND_GROUPS = (
     "gazelib.reproduce",       # gazelib reproduce | figures
     "gazelib.bench",           # gazelib bench
     "gazelib.book",            # gazelib book
+    "gazelib.gpu",             # gazelib gpu pack | verify | prepare | commands
 )
 
 

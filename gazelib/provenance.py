@@ -1,6 +1,7 @@
 """Where a number came from: the git state of the code that produced it (run, quality and bench records)."""
 from __future__ import annotations
 
+import os
 import subprocess
 
 from gazelib.paths import REPO_ROOT
@@ -11,8 +12,9 @@ OUTPUTS = ("results", "figures")
 
 
 def git_state() -> dict:
-    """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``; None values
-    outside a checkout."""
+    """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``. Outside a
+    checkout (a copy of the tree on a lent GPU) the revision is ``$GAZELIB_REVISION`` if set, as
+    ``tools/gpu/session.sh`` is told it, with ``dirty`` unknown (None); otherwise None values."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     try:
@@ -20,4 +22,4 @@ def git_state() -> dict:
                 "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
                                      *(f":(exclude){d}" for d in OUTPUTS)).strip())}
     except (OSError, subprocess.CalledProcessError):
-        return {"revision": None, "dirty": None}
+        return {"revision": os.environ.get("GAZELIB_REVISION"), "dirty": None}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Table 1 on a lent GPU, in device calls of at most 10 minutes (README: "Paper records on a lent GPU").
+#
+#   tools/gpu/session.sh setup        check .pack, build pydensecrf2 offline, build the training tensors once
+#   tools/gpu/session.sh test         the unit tests on this machine's device (CUDA when there is one)
+#   tools/gpu/session.sh bench        gazelib bench (paper profile) -> results/bench/
+#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the call)
+#   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
+#   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
+#
+# Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
+# commas), PARALLEL (runs at once, 6), DEVICE (cuda), PACK (.pack), OUT ($OUT or gpu-out).
+# GAZELIB_REVISION: the commit the copied tree is (a copy without .git cannot tell; records keep it).
+# Runs resume from their checkpoints: `start` again after an interruption continues them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PROFILE=${PROFILE:-paper}; SEEDS=${SEEDS:-0}; PARALLEL=${PARALLEL:-6}; DEVICE=${DEVICE:-cuda}
+PACK=${PACK:-.pack}; OUT=${OUT:-gpu-out}; SITE=${SITE:-/tmp/gazelib-site}; PY=${PYTHON:-python3}
+LOGS=results/gpu-logs
+export GAZELIB_DATA=$PACK GAZELIB_CACHE=${GAZELIB_CACHE:-/tmp/gazelib-cache} PYTHONUNBUFFERED=1
+export TQDM_MININTERVAL=${TQDM_MININTERVAL:-20}   # the runs' logs show their progress, without filling up
+export PYTHONPATH=$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}
+IFS=, read -r -a ROW_LIST <<< "${ROWS:-}"
+rows_args=(); [ ${#ROW_LIST[@]} -gt 0 ] && rows_args=(--rows "${ROW_LIST[@]}")
+
+runs_alive() { pgrep -f "gazelib train .*--preset" > /dev/null; }
+
+case "${1:-}" in
+  setup)
+    mkdir -p "$LOGS"; touch "$LOGS/session-start"   # collect takes the records written after this
+    $PY -m gazelib gpu verify "$PACK"
+    if ! $PY -c "import pydensecrf.densecrf" 2> /dev/null; then
+      echo "building pydensecrf2 from its sdist (offline)"
+      $PY -m pip install -q --no-index --no-deps --target "$SITE-build" "$PACK"/wheels/Cython-*.whl
+      PYTHONPATH=$SITE-build $PY -m pip install -q --no-index --no-deps --no-build-isolation --target "$SITE" \
+        "$PACK"/wheels/pydensecrf2-*.tar.gz
+    fi
+    time $PY -m gazelib gpu prepare --profile "$PROFILE" "${rows_args[@]}" ;;
+  test)
+    # jupytext, papermill, Sphinx and Chromium are not on the machine: the notebook, exercise and book tests stay here
+    GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py \
+      --ignore=tests/test_exercises.py --ignore=tests/test_book.py -k "not fetch" ;;
+  bench)
+    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
+  start)
+    mkdir -p "$LOGS"
+    # shellcheck disable=SC2086
+    $PY -m gazelib gpu commands --profile "$PROFILE" --seeds $SEEDS --set "device=$DEVICE" --logs "$LOGS" \
+      "${rows_args[@]}" > "$LOGS/commands.txt"
+    cat "$LOGS/commands.txt"
+    setsid nohup bash -c "xargs -P $PARALLEL -I{} -d '\n' bash -c '{}' < $LOGS/commands.txt; echo done > $LOGS/finished" \
+      > "$LOGS/xargs.log" 2>&1 < /dev/null &
+    echo "started $(wc -l < "$LOGS/commands.txt") runs, $PARALLEL at once" ;;
+  wait)
+    deadline=$(( $(date +%s) + ${2:?seconds} ))
+    sleep 5
+    while [ ! -f "$LOGS/finished" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 10; done
+    "$0" collect ;;
+  collect)
+    mkdir -p "$OUT"
+    [ -f "$LOGS/finished" ] && echo "all runs finished" || echo "runs still going"
+    command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
+    for log in "$LOGS"/*.log; do [ -e "$log" ] && printf '%s: %s\n' "$(basename "$log")" "$(tail -c 300 "$log" | tr '\r' '\n' | tail -n 1)"; done
+    # what this session wrote: records and bench records newer than the run list, and the logs
+    find results/runs results/bench -name '*.json' -newer "$LOGS/session-start" 2> /dev/null > "$LOGS/collected.txt" || true
+    tar czf "$OUT/gpu-results.tar.gz" "$LOGS" -T "$LOGS/collected.txt"
+    echo "$(wc -l < "$LOGS/collected.txt") records collected"
+    ls -la "$OUT" ;;
+  *) sed -n 2,15p "$0"; exit 2 ;;
+esac
