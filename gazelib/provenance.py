@@ -12,9 +12,12 @@ OUTPUTS = ("results", "figures")
 
 
 def git_state() -> dict:
-    """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``. Outside a
-    checkout (a copy of the tree on a lent GPU) the revision is ``$GAZELIB_REVISION`` if set, as
-    ``tools/gpu/session.sh`` is told it, with ``dirty`` unknown (None); otherwise None values."""
+    """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``; None values
+    outside a checkout. ``$GAZELIB_REVISION``, when set, wins (``dirty`` then unknown): a copy of the
+    tree on a lent GPU may carry a stale ``.git`` (seen: the session's first commit, not the code sent)."""
+    if os.environ.get("GAZELIB_REVISION"):
+        return {"revision": os.environ["GAZELIB_REVISION"], "dirty": None}
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     try:
@@ -22,4 +25,4 @@ def git_state() -> dict:
                 "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
                                      *(f":(exclude){d}" for d in OUTPUTS)).strip())}
     except (OSError, subprocess.CalledProcessError):
-        return {"revision": os.environ.get("GAZELIB_REVISION"), "dirty": None}
+        return {"revision": None, "dirty": None}

@@ -7,24 +7,26 @@
 #   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the call)
 #   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
 #   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
+#                                     (here: tar xzf gpu-results.tar.gz -C results)
 #
 # Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
 # commas), PARALLEL (runs at once, 6), DEVICE (cuda), PACK (.pack), OUT ($OUT or gpu-out).
-# GAZELIB_REVISION: the commit the copied tree is (a copy without .git cannot tell; records keep it).
+# GAZELIB_REVISION: the commit the copied tree is (the copy's .git can be stale; records keep it).
+# Records, checkpoints and logs live in GAZELIB_RESULTS (/tmp/gazelib-results), outside the tree:
+# each device call re-syncs the tree and deletes files in it that are not here.
 # Runs resume from their checkpoints: `start` again after an interruption continues them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PROFILE=${PROFILE:-paper}; SEEDS=${SEEDS:-0}; PARALLEL=${PARALLEL:-6}; DEVICE=${DEVICE:-cuda}
 PACK=${PACK:-.pack}; OUT=${OUT:-gpu-out}; SITE=${SITE:-/tmp/gazelib-site}; PY=${PYTHON:-python3}
-LOGS=results/gpu-logs
+export GAZELIB_RESULTS=${GAZELIB_RESULTS:-/tmp/gazelib-results}
+LOGS=$GAZELIB_RESULTS/gpu-logs
 export GAZELIB_DATA=$PACK GAZELIB_CACHE=${GAZELIB_CACHE:-/tmp/gazelib-cache} PYTHONUNBUFFERED=1
 export TQDM_MININTERVAL=${TQDM_MININTERVAL:-20}   # the runs' logs show their progress, without filling up
 export PYTHONPATH=$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}
 IFS=, read -r -a ROW_LIST <<< "${ROWS:-}"
 rows_args=(); [ ${#ROW_LIST[@]} -gt 0 ] && rows_args=(--rows "${ROW_LIST[@]}")
-
-runs_alive() { pgrep -f "gazelib train .*--preset" > /dev/null; }
 
 case "${1:-}" in
   setup)
@@ -63,8 +65,9 @@ case "${1:-}" in
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
     for log in "$LOGS"/*.log; do [ -e "$log" ] && printf '%s: %s\n' "$(basename "$log")" "$(tail -c 300 "$log" | tr '\r' '\n' | tail -n 1)"; done
     # what this session wrote: records and bench records newer than the run list, and the logs
-    find results/runs results/bench -name '*.json' -newer "$LOGS/session-start" 2> /dev/null > "$LOGS/collected.txt" || true
-    tar czf "$OUT/gpu-results.tar.gz" "$LOGS" -T "$LOGS/collected.txt"
+    (cd "$GAZELIB_RESULTS" && find runs bench -name '*.json' -newer gpu-logs/session-start 2> /dev/null) \
+      > "$LOGS/collected.txt" || true
+    tar czf "$OUT/gpu-results.tar.gz" -C "$GAZELIB_RESULTS" gpu-logs -T "$LOGS/collected.txt"
     echo "$(wc -l < "$LOGS/collected.txt") records collected"
     ls -la "$OUT" ;;
   *) sed -n 2,15p "$0"; exit 2 ;;
