@@ -5,7 +5,7 @@ PYTHON      ?= python3
 VENV        ?= .venv
 BIN         := $(VENV)/bin
 # CPU build by default (lies on the CI machines' disk). On a GPU machine choose a CUDA build, e.g.
-#   make setup TORCH_SPEC="torch==2.5.1" TORCH_INDEX=https://download.pytorch.org/whl/cu124
+#   make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu130
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 # Local copy of the data laid out like ../shared/data; `make data` copies from it instead of downloading.
@@ -34,8 +34,10 @@ test: setup browser  ## THE test command: install what is needed, then run every
 data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into GAZELIB_DATA (default ./data), from the mirror if set
 	$(BIN)/gazelib data fetch
 
-lab: setup  ## JupyterLab on the paired notebooks
-	$(BIN)/jupyter lab notebooks/
+# Extra JupyterLab options, e.g. make lab LAB_OPTS="--no-browser --port 8889"; as root --allow-root is added.
+LAB_OPTS ?=
+lab: setup  ## JupyterLab at the repository root (lessons in notebooks/, outputs in results/ and figures/)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_OPTS)
 
 NOTEBOOK_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 PROFILE ?= paper
@@ -54,8 +56,8 @@ exercises: setup  ## workshop notebooks with blanks + their solutions, from less
 reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS, DEVICE); resumes where it stopped
 	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE)
 
-figures: setup  ## rebuild every table and figure from the existing run records, without training
-	$(BIN)/gazelib figures --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS))
+figures: setup  ## rebuild every table and figure from the existing run records, without training (default: the profile with most records)
+	$(BIN)/gazelib figures $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) $(if $(SEEDS),--seeds $(SEEDS))
 
 .PHONY: bench
 bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)

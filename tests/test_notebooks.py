@@ -39,7 +39,9 @@ def _run(source: Path, mirror: Path, shared_cache: Path, tmp_path: Path, monkeyp
     monkeypatch.setenv("GAZELIB_DATA", str(mirror))
     monkeypatch.setenv("GAZELIB_CACHE", str(shared_cache))
     out = tmp_path / source.with_suffix(".ipynb").name
-    papermill.execute_notebook(str(source.with_suffix(".ipynb")), str(out), cwd=str(REPO), progress_bar=False,
+    # cwd = notebooks/, where JupyterLab starts a lesson's kernel: paths must not depend on it
+    papermill.execute_notebook(str(source.with_suffix(".ipynb")), str(out), cwd=str(REPO / "notebooks"),
+                               progress_bar=False,
                                parameters={"profile": "smoke", "seeds": [0], "dataset": "kvasir", "device": "cpu"})
     return out
 
