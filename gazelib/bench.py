@@ -26,6 +26,12 @@ no channels-last, no autocast, torch's default SGD, the loss read with ``float``
 their training loop logs it. The step is the same ``make_train_step`` (same ``method.loss``) with
 ``amp=False, channels_last=False, compile=False``. The record has the ratio fast / reference.
 
+Several runs at once (``concurrent=K``): K processes train the same method and profile on the same
+device at the same time (as ``engines`` ``local:K`` runs a grid); after their warm-up they wait for
+each other (a file barrier), then each times its steps. The table throughput is runs x iterations per
+second (sum over the processes of 1 / step time) and images/s (sum of batch / step time), beside one
+process alone.
+
 Timings synchronise CUDA (``torch.cuda.synchronize``) before reading the clock. The trainer runs
 deterministic kernels (``train._deterministic``: cudnn.benchmark off), and so does the benchmark.
 
@@ -331,6 +337,58 @@ def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1,
 # The run and its record
 # ------------------------------------------------------------------------------------------------
 
+def _wait_for(barrier: Path, runs: int) -> None:
+    barrier.mkdir(parents=True, exist_ok=True)
+    (barrier / str(os.getpid())).touch()
+    while len(list(barrier.iterdir())) < runs:
+        time.sleep(0.01)
+
+
+def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int, barrier: str, runs: int) -> dict:
+    """One of ``concurrent`` processes: warm up, wait for the others, time ``steps`` steps."""
+    import torch
+    from gazelib import train
+    from gazelib.config import Config, make_config
+    from gazelib.methods import get_method
+
+    dev = train.resolve_device(Config(device=device))
+    name, entry_overrides = ENTRIES[entry]
+    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, "device": dev.type})
+    method = get_method(name)
+    with train._deterministic(dev):
+        model, step = _setup(method, cfg, dev)
+        data = synthetic_data(method.targets, cfg, 2 * cfg.batch_size, dev)
+        generator = torch.Generator(device=dev).manual_seed(0)
+
+        def train_once():
+            index = torch.randperm(2 * cfg.batch_size, generator=generator, device=dev)[:cfg.batch_size]
+            step(train.sample_batch(data, index, generator), cfg.lr)
+
+        _timed(train_once, 0, warmup, dev)
+        _wait_for(Path(barrier), runs)
+        times = _timed(train_once, steps, 0, dev)
+    return {"step_s": statistics.median(times), "batch_size": cfg.batch_size}
+
+
+def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: int, warmup: int) -> dict:
+    """``runs`` processes of ``bench_worker`` at once on ``device``; the table throughput."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as barrier:
+        args = json.dumps([entry, profile, device, steps, warmup, barrier, runs])
+        command = [sys.executable, "-c", f"import json; from gazelib.bench import bench_worker; "
+                                         f"print(json.dumps(bench_worker(*json.loads({args!r}))))"]
+        workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(runs)]
+        outputs = [w.communicate()[0] for w in workers]
+    if any(w.returncode for w in workers):
+        raise RuntimeError(f"bench --concurrent {runs}: a worker failed (exit codes {[w.returncode for w in workers]})")
+    rows = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    return {"entry": entry, "profile": profile, "runs": runs, "steps": steps,
+            "step_s": [r["step_s"] for r in rows],
+            "runs_iterations_per_s": sum(1 / r["step_s"] for r in rows),
+            "images_per_s": sum(r["batch_size"] / r["step_s"] for r in rows)}
+
+
 def environment(device) -> dict:
     import torch
     from gazelib import train
@@ -346,7 +404,7 @@ def environment(device) -> dict:
 
 def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "quick"), steps: int = 3,
               warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
-              overrides: dict | None = None, workers: int | None = None, log=print) -> dict:
+              overrides: dict | None = None, workers: int | None = None, concurrent: int = 0, log=print) -> dict:
     """Run the benchmark (module doc); return the record (not yet written)."""
     from gazelib.config import Config
     from gazelib.train import resolve_device
@@ -362,7 +420,7 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
     record = {"kind": "gazelib-bench", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(dev),
               "settings": {"methods": list(methods), "profiles": list(profiles), "steps": steps, "warmup": warmup,
                            "eval_images": eval_images, "reference": reference, "gaze": gaze,
-                           "overrides": overrides or {}, "reference_workers": workers,
+                           "overrides": overrides or {}, "reference_workers": workers, "concurrent": concurrent,
                            "data": "synthetic device-resident tensors (fast path)"},
               "rows": [], "reference": [], "gaze": None}
     for profile in profiles:
@@ -381,6 +439,17 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
             record["reference"].append(ref)
             log(f"  {profile:6s} reference    {ref['train_images_per_s']:8.2f} img/s train "
                 f"(fast/reference = {ref['speedup_fast_over_reference']:.2f}x)")
+    if concurrent > 1:
+        record["concurrent"] = []
+        for profile in profiles:
+            for entry in methods:
+                alone = bench_concurrent(entry, profile, dev.type, 1, steps, warmup)
+                together = bench_concurrent(entry, profile, dev.type, concurrent, steps, warmup)
+                together["speedup_over_one"] = together["runs_iterations_per_s"] / alone["runs_iterations_per_s"]
+                record["concurrent"] += [alone, together]
+                log(f"  {profile:6s} {entry:12s} 1 run {alone['runs_iterations_per_s']:7.2f} it/s; "
+                    f"{concurrent} at once {together['runs_iterations_per_s']:7.2f} runs x it/s "
+                    f"({together['speedup_over_one']:.2f}x)")
     if gaze:
         record["gaze"] = bench_gaze(workers=workers)
     record["wall_s"] = time.perf_counter() - started
@@ -398,6 +467,11 @@ def format_table(record: dict) -> str:
                             if "speedup_fast_over_reference" in r else "")
         lines.append(f"| {r['profile']} | {r['entry']} | {path} | {r['image_size']} | {r['batch_size']} | "
                      f"{r['step_s']:.3f} | {r['train_images_per_s']:.2f} | {ev} | {r['peak_mem_mb']:.0f} |")
+    if record.get("concurrent"):
+        lines += ["", "| profile | method | runs at once | runs x it/s | img/s | vs one run |", "|---|---|---|---|---|---|"]
+        for r in record["concurrent"]:
+            lines.append(f"| {r['profile']} | {r['entry']} | {r['runs']} | {r['runs_iterations_per_s']:.2f} | "
+                         f"{r['images_per_s']:.1f} | {r.get('speedup_over_one', 1.0):.2f}x |")
     if record.get("gaze"):
         g = record["gaze"]
         lines.append("")
@@ -439,6 +513,9 @@ def add_commands(subparsers) -> None:
                        help="also time the authors'-style DataLoader fp32 path on gazemedseg (default on)")
     bench.add_argument("--workers", type=int, default=None, help="DataLoader / gaze workers (default: min(4, cpus))")
     bench.add_argument("--gaze", action="store_true", help="also time the full Kvasir-SEG gaze preprocessing")
+    bench.add_argument("--concurrent", type=int, default=0, metavar="K",
+                       help="also time K training processes at once on the device against one alone "
+                            "(several runs per GPU: runs x iterations per second)")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="config override for every fast-path run, e.g. --set amp=false")
     bench.set_defaults(func=_bench)
@@ -455,7 +532,7 @@ def _bench(args: argparse.Namespace) -> int:
     steps = args.steps or (2 if cpu else 3)
     eval_images = args.eval_images or (8 if cpu else 32)
     record = run_bench(args.device, args.methods, args.profiles, steps, args.warmup, eval_images,
-                       args.reference, args.gaze, overrides, args.workers)
+                       args.reference, args.gaze, overrides, args.workers, args.concurrent)
     print(format_table(record))
     print(write_record(record))
     return 0

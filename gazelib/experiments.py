@@ -7,12 +7,16 @@ tau = 0.25 is both the Table 1 row and a point of the tau sweep) is trained once
 """
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
+
+from gazelib.paths import results_root
 
 
 PAPER_VALUES = Path(__file__).parent / "reference" / "paper_values.csv"
@@ -135,35 +139,63 @@ def preset_for(profile: str, dataset: str) -> str:
 
 
 def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto",
-             train: bool = True, retrain: bool | None = None) -> pd.DataFrame:
+             train: bool = True, retrain: bool | None = None, engine: str | None = None) -> pd.DataFrame:
     """Train every (experiment, seed) whose record does not exist yet; return one row per run.
 
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
     so tables and figures can be rebuilt from the records alone (``train.find_record``: no data needed).
     ``retrain=True`` trains every run again (``train.train``; default ``GAZELIB_RETRAIN=1``).
+    ``engine`` (``gazelib.engines``; default ``$GAZELIB_ENGINE`` or ``serial``) trains the runs without a
+    record: ``local:N`` several at once, ``submitit`` one cluster job each; a run that fails there is
+    reported and left out.
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images), device,
     train_fraction, selection (how the scored checkpoint was chosen) and the record path.
     """
+    from gazelib import engines
     from gazelib.config import make_config
     from gazelib.results import read_record
     from gazelib.train import find_record
     from gazelib.train import train as train_run
 
-    rows, missing = [], []
+    engine = engines.check(engine or engines.default_engine())
+    if retrain is None:
+        retrain = os.environ.get("GAZELIB_RETRAIN") == "1"
+    rows, missing, trained = [], [], 0
     jobs = [(exp, seed) for exp in experiments for seed in seeds]
-    for exp, seed in tqdm(jobs, desc=f"{profile} runs", unit="run", disable=not train):
-        overrides = [*exp.overrides, f"seed={seed}", f"device={device}"]
-        cfg = make_config(exp.method, dataset=dataset, preset=preset_for(profile, dataset), overrides=overrides)
+    configs = [make_config(exp.method, dataset=dataset, preset=preset_for(profile, dataset),
+                           overrides=[*exp.overrides, f"seed={seed}", f"device={device}"]) for exp, seed in jobs]
+    names = [f"{exp.label} (seed {seed})" for exp, seed in jobs]   # labels may repeat (SAN: one per ratio)
+    failed = {}
+    started = time.time()
+    if train and engine != "serial":   # the engine trains what has no record; the loop below reads the records
+        pending = [(f"{k}: {name}", cfg) for k, (name, cfg) in enumerate(zip(names, configs))
+                   if retrain or not find_record(cfg).exists()]
+        failed = engines.run(pending, engine, retrain=retrain)
+        for name, error in failed.items():
+            print(f"run {name} failed: {error}")
+        retrain = False   # trained just now
+    for k, (exp, seed) in enumerate(tqdm(jobs, desc=f"{profile} runs", unit="run", disable=not train)):
+        cfg = configs[k]
+        if f"{k}: {names[k]}" in failed:
+            missing.append(f"{exp.label} (seed {seed}, failed)")
+            continue
+        if engine == "serial":
+            started = time.time()
         path = train_run(cfg, progress=False, retrain=retrain) if train else find_record(cfg)
         if not path.exists():
             missing.append(f"{exp.label} (seed {seed})")
             continue
+        trained += path.stat().st_mtime >= started   # a record written now was trained now
         record = read_record(path)
         rows.append({"label": exp.label, "method": exp.method, "seed": seed, "run_id": record.run_id,
                      "dice": record.summary["dice_mean"], "iou": record.summary["iou_mean"],
                      "hd95": record.summary["hd95_mean"], "device": record.device,
                      "train_fraction": record.config["train_fraction"],
                      "selection": record.selection.get("mode", "final"), "record": str(path)})
+    loaded = len(rows) - trained
+    print(f"{loaded} run(s) loaded from records, {trained} trained"
+          + (f" (results in {results_root()}; to train afresh: retrain=True, or another results folder "
+             f"via GAZELIB_RESULTS / the lessons' results_dir / `gazelib reproduce --results DIR`)" if loaded else ""))
     if missing:
         print(f"no record yet for {len(missing)} run(s), left out: {', '.join(missing)}")
     return pd.DataFrame(rows)

@@ -279,8 +279,7 @@ fig, axes = plt.subplots(1, n_examples, figsize=(4 * n_examples, 3.5))
 for col, image_id in enumerate(examples):
     image, sp = ds.image(image_id), ds.scanpath(image_id)
     target = san_target(sp, params["san"]["height"], params["san"]["width"], params["san"]["sigma"])
-    show_image(axes[col], image, "SAN target (14×14, upsampled for display)")
-    axes[col].imshow(target, cmap="jet", alpha=0.55, vmin=0, vmax=1, extent=(0, image.shape[1], image.shape[0], 0))
+    show_map(axes[col], image, target, "SAN target (14×14, upsampled for display)", label="gaze target")
 save_figure(fig, f"01_san_targets_{dataset}")
 plt.show()
 

@@ -33,6 +33,12 @@ dataset = "kvasir"     # kvasir | nci_isbi
 seeds = [0]            # the papers report three seeds: [0, 1, 2]
 device = "auto"        # auto | cpu | cuda
 train = True           # False: only read existing run records (make figures)
+results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
+
+# %%
+from gazelib.paths import use_results
+
+print(f"results: {use_results(results_dir)}")
 
 # %%
 import matplotlib.pyplot as plt

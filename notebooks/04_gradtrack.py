@@ -29,6 +29,12 @@ dataset = "kvasir"     # kvasir | nci_isbi
 seeds = [0]
 device = "auto"
 train = True
+results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
+
+# %%
+from gazelib.paths import use_results
+
+print(f"results: {use_results(results_dir)}")
 
 # %%
 import matplotlib.pyplot as plt

@@ -32,6 +32,12 @@ dataset = "kvasir"
 seeds = [0]
 device = "auto"
 train = True
+results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
+
+# %%
+from gazelib.paths import use_results
+
+print(f"results: {use_results(results_dir)}")
 
 # %%
 import matplotlib.pyplot as plt
@@ -46,7 +52,7 @@ from gazelib.losses import dice_loss
 from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.models.unet import BasicUNet
 from gazelib.results import readable, write_table
-from gazelib.plots import save_figure
+from gazelib.plots import MAP_CMAP, add_colorbar, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
@@ -288,9 +294,11 @@ else:
     for row, image_id in enumerate(ids):
         axes[row, 0].imshow(ds.image(image_id))
         axes[row, 0].set_title("image", fontsize=9)
-        axes[row, 1].imshow(tensors["gaze"][row, 0], cmap="jet", vmin=0, vmax=1)
+        shown = axes[row, 1].imshow(tensors["gaze"][row, 0], cmap=MAP_CMAP, vmin=0, vmax=1)
+        add_colorbar(axes[row, 1], shown, "gaze target")
         axes[row, 1].set_title("expert gaze target", fontsize=9)
-        axes[row, 2].imshow(estimate[row, 0], cmap="jet", vmin=0, vmax=1)
+        shown = axes[row, 2].imshow(estimate[row, 0], cmap=MAP_CMAP, vmin=0, vmax=1)
+        add_colorbar(axes[row, 2], shown, "estimated gaze")
         axes[row, 2].set_title(f"SAN estimate ({estimate.shape[-1]}×{estimate.shape[-2]})", fontsize=9)
     for ax in axes.flat:
         ax.set_axis_off()

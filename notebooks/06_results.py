@@ -27,6 +27,12 @@ dataset = "kvasir"
 seeds = [0]
 device = "auto"
 train = True           # False: tables and figures from existing records only
+results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
+
+# %%
+from gazelib.paths import use_results
+
+print(f"results: {use_results(results_dir)}")
 
 # %%
 import matplotlib.pyplot as plt
@@ -36,7 +42,7 @@ from gazelib import claims
 from gazelib.data.datasets import load_dataset
 from gazelib.differences import show_differences
 from gazelib.experiments import TABLE1, paper_dice, run_grid, table1_comparisons, table1_layout, update_readme
-from gazelib.plots import save_figure, show_image, show_map, show_mask
+from gazelib.plots import label_points, save_figure, show_image, show_map, show_mask
 from gazelib.results import qualitative_masks, readable, write_table
 from gazelib.gaze.cache import gaze_maps
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
@@ -82,11 +88,10 @@ fig, ax = plt.subplots(figsize=(5, 5))
 interval = [measured.dice_mean - measured.dice_ci_low, measured.dice_ci_high - measured.dice_mean]
 ax.errorbar(measured.paper_dice, measured.dice_mean, yerr=interval, fmt="o")
 significance = markers(measured)
-for _, row in measured.iterrows():
-    text = f"{row.label} {significance.get(row.label, '')}".strip()
-    ax.annotate(text, (row.paper_dice, row.dice_mean), fontsize=8, xytext=(4, 4), textcoords="offset points")
 lo = np.nanmin([measured.paper_dice.min(), measured.dice_mean.min()]) - 5
 ax.plot([lo, 100], [lo, 100], "--", color="grey", lw=0.8)
+label_points(ax, measured.paper_dice, measured.dice_mean,
+             [f"{row.label} {significance.get(row.label, '')}".strip() for _, row in measured.iterrows()])
 ax.set_xlabel("paper Dice (%) — quoted")
 ax.set_ylabel(f"measured Dice (%) — {profile}")
 ax.set_title(f"Table 1 on {dataset}")

@@ -80,3 +80,13 @@ def test_reference_dataset_resizes_normalises_and_flips_together():
         assert item["image"][0, 0, 0].item() == pytest.approx((1 - 0.485) / 0.229, abs=1e-5) or not left
         seen.add(left)
     assert seen == {True, False}
+
+
+def test_concurrent_processes_report_the_table_throughput():
+    """K processes train at once after a barrier; throughput is the sum of their iteration rates."""
+    from gazelib.bench import bench_concurrent
+
+    row = bench_concurrent("vam", "smoke", "cpu", runs=2, steps=2, warmup=1)
+    assert row["runs"] == 2 and len(row["step_s"]) == 2 and all(t > 0 for t in row["step_s"])
+    assert row["runs_iterations_per_s"] == pytest.approx(sum(1 / t for t in row["step_s"]))
+    assert row["images_per_s"] == pytest.approx(4 * row["runs_iterations_per_s"])   # smoke batch: 4

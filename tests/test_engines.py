@@ -1,0 +1,55 @@
+"""Engines train the same records as the serial loop: several runs at once (local:N), cluster jobs
+(submitit through its LocalExecutor, the real subprocess path), failures reported per run."""
+from __future__ import annotations
+
+import pytest
+
+from gazelib.engines import check
+from gazelib.experiments import Experiment, run_grid
+
+GRID = [Experiment("full", "full"), Experiment("VAM", "vam")]
+
+
+@pytest.fixture
+def data(mirror, monkeypatch):
+    monkeypatch.setenv("GAZELIB_DATA", str(mirror))
+
+
+def _grid(monkeypatch, results, engine, grid=GRID):
+    monkeypatch.setenv("GAZELIB_RESULTS", str(results))
+    return run_grid(grid, "smoke", "kvasir", seeds=[0], device="cpu", engine=engine).set_index("label")
+
+
+def test_local_processes_write_the_records_serial_training_writes(data, tmp_path, monkeypatch, capsys):
+    serial = _grid(monkeypatch, tmp_path / "serial", "serial")
+    parallel = _grid(monkeypatch, tmp_path / "local", "local:2")
+    assert "0 run(s) loaded from records, 2 trained" in capsys.readouterr().out
+    assert list(parallel.run_id) == list(serial.run_id)
+    assert list(parallel.dice) == list(serial.dice)              # bit-identical: same config, same seed, same code
+    again = _grid(monkeypatch, tmp_path / "local", "local:2")    # nothing left to train
+    assert list(again.dice) == list(serial.dice)
+    assert "2 run(s) loaded from records, 0 trained" in capsys.readouterr().out
+
+
+def test_a_failing_run_is_named_and_the_others_finish(data, tmp_path, monkeypatch, capsys):
+    grid = [Experiment("full", "full"), Experiment("broken", "full", ("split=fold9of3",))]
+    runs = _grid(monkeypatch, tmp_path / "results", "local:2", grid)
+    out = capsys.readouterr().out
+    assert list(runs.index) == ["full"]
+    assert "run 1: broken (seed 0) failed: exit 1" in out and "1:_broken_(seed_0).log" in out
+    assert "left out: broken (seed 0, failed)" in out
+
+
+def test_submitit_local_executor_trains_the_serial_record(data, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    serial = _grid(monkeypatch, tmp_path / "serial", "serial", GRID[:1])
+    cluster = _grid(monkeypatch, tmp_path / "cluster", "submitit-local", GRID[:1])
+    assert list(cluster.dice) == list(serial.dice)
+    assert any((tmp_path / "cluster" / "submitit").iterdir())   # the job's files
+
+
+def test_unknown_engines_are_refused():
+    assert check("local:3") == "local:3"
+    for spec in ("local:0", "local", "slurm", "local:x"):
+        with pytest.raises(ValueError, match="unknown engine"):
+            check(spec)
