@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gazelib.plots import MAP_CMAP, show_mask
 from gazelib.results import qualitative_masks, read_record
 from gazelib.targets import IMAGENET_MEAN, IMAGENET_STD
 
@@ -43,19 +44,21 @@ def show_batch(batch: dict[str, torch.Tensor], channel_names: dict[str, list[str
     channel_names = channel_names or {}
     columns = [(name, c) for name in batch if name != "image" for c in range(batch[name].shape[1])]
     n = batch["image"].shape[0]
-    fig, axes = plt.subplots(n, 1 + len(columns), figsize=(2.3 * (1 + len(columns)), 2.3 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 1 + len(columns), figsize=(2.3 * (1 + len(columns)) + 0.6, 2.3 * n), squeeze=False,
+                             layout="constrained")
     for row in range(n):
         axes[row, 0].imshow(_displayable(batch["image"][row]), cmap="gray")
         axes[row, 0].set_title("input" if row == 0 else None)
         for col, (name, c) in enumerate(columns, start=1):
-            axes[row, col].imshow(batch[name][row, c].float().numpy(), cmap="magma", vmin=0, vmax=1)
+            shown = axes[row, col].imshow(batch[name][row, c].float().numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
             if row == 0:
                 labels = channel_names.get(name)
                 title = labels[c] if labels else TARGET_TITLES.get(name, name)
                 axes[row, col].set_title(title if labels or batch[name].shape[1] == 1 else f"{title} {c + 1}")
     for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout()
+    if columns:
+        fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.8, label="target value")
     return fig
 
 
@@ -82,7 +85,6 @@ def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.
     """Rows: test images kept in every record's ``qualitative`` masks; columns: the ground truth, then
     each run's prediction (green) of one seed (the smallest), all at the image's own resolution."""
     runs = _one_seed(runs)
-    from gazelib.plots import show_mask
 
     predictions = {label: qualitative_masks(path) for label, path in zip(runs["label"], runs["record"])}
     shared = sorted(set.intersection(*(set(p) for p in predictions.values())))[:n_images]
@@ -116,19 +118,19 @@ def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
     predictions = [*(ta.softmax(dim=1)[:, 1] for ta in out["ta"]), out["logits"].softmax(dim=1)[:, 1]]
     titles = [f"TA {k + 1}: $P_{{fg}}$" for k in range(len(out["ta"]))] + ["final: $P_{fg}$"]
     ratios = [TRACK_RATIOS[k % 2] for k in range(len(out["ta"]))] + [1.0]
-    fig, axes = plt.subplots(len(ids), 1 + 2 * len(predictions), figsize=(2.2 * (1 + 2 * len(predictions)), 2.3 * len(ids)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(ids), 1 + 2 * len(predictions), figsize=(2.2 * (1 + 2 * len(predictions)) + 0.6,
+                                                                           2.3 * len(ids)), squeeze=False, layout="constrained")
     for row in range(len(ids)):
         axes[row, 0].imshow(_displayable(tensors["image"][row]), cmap="gray")
         for k, (prediction, ratio, title) in enumerate(zip(predictions, ratios, titles)):
             track = tensors["track"][row, TRACK_RATIOS.index(ratio)]
-            axes[row, 1 + 2 * k].imshow(track.numpy(), cmap="magma", vmin=0, vmax=1)
-            axes[row, 2 + 2 * k].imshow(prediction[row].float().cpu().numpy(), cmap="magma", vmin=0, vmax=1)
+            axes[row, 1 + 2 * k].imshow(track.numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
+            shown = axes[row, 2 + 2 * k].imshow(prediction[row].float().cpu().numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
             if row == 0:
                 axes[row, 1 + 2 * k].set_title(f"$G^{{{ratio:.0%}}}$".replace("%", r"\%"))
                 axes[row, 2 + 2 * k].set_title(title)
     axes[0, 0].set_title("input")
     for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout()
+    fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.8, label="track map value / probability")
     return fig

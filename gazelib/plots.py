@@ -1,4 +1,8 @@
-"""Figures: every figure is saved as PNG and PDF under ``figures/`` (``$GAZELIB_FIGURES``)."""
+"""Figures: every figure is saved as PNG and PDF under ``figures/`` (``$GAZELIB_FIGURES``).
+
+One style for the project, set when this module is imported: seaborn's whitegrid theme with its
+colour-blind-safe palette; maps in [0, 1] drawn with the perceptual ``MAP_CMAP`` and a colourbar;
+Dice in percent ("Dice (%)"), distances in pixels ("HD95 (px)")."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +13,24 @@ import pandas as pd
 import seaborn as sns
 
 from gazelib.paths import figures_root
+
+MAP_CMAP = "magma"   # perceptual, monotone in lightness, readable in grey and by colour-blind readers
+
+
+def use_style() -> None:
+    """The project's plotting style (applied on import of ``gazelib.plots``)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"image.cmap": "viridis", "axes.titlesize": 10, "figure.dpi": 100})
+
+
+use_style()
+
+
+def add_colorbar(ax: plt.Axes, image, label: str = "") -> None:
+    """A slim colourbar beside ``ax`` for the ``imshow`` result ``image``."""
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 
 def save_figure(fig: plt.Figure, name: str) -> list[Path]:
@@ -44,10 +66,12 @@ def draw_scanpath(ax: plt.Axes, image: np.ndarray, scanpath, title: str | None =
         ax.annotate(str(k + 1), (x[k], y[k]), color="white", fontsize=7, ha="center", va="center")
 
 
-def show_map(ax: plt.Axes, image: np.ndarray, heat: np.ndarray, title: str | None = None, alpha: float = 0.55) -> None:
-    """A map in [0, 1] over its image."""
+def show_map(ax: plt.Axes, image: np.ndarray, heat: np.ndarray, title: str | None = None, alpha: float = 0.6,
+             label: str = "map value") -> None:
+    """A map in [0, 1] over its image (stretched to the image when smaller), with its colourbar."""
     show_image(ax, image, title)
-    ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+    shown = ax.imshow(heat, cmap=MAP_CMAP, alpha=alpha, vmin=0, vmax=1, extent=(0, image.shape[1], image.shape[0], 0))
+    add_colorbar(ax, shown, label)
 
 
 def show_mask(ax: plt.Axes, image: np.ndarray, mask: np.ndarray, title: str | None = None, color=(0.1, 1.0, 0.3)) -> None:
@@ -83,20 +107,35 @@ def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | 
         ax.text(0.01, 0.99, "paired Wilcoxon vs reference row: * p<0.05, ** p<0.01, *** p<0.001",
                 transform=ax.transAxes, fontsize=6.5, va="top", color="dimgrey")
     ax.set_xlabel("")
+    if y == "dice":
+        ax.set_ylabel("Dice (%)")
     ax.tick_params(axis="x", rotation=30)
     if title:
         ax.set_title(title)
     return ax
 
 
+def label_points(ax: plt.Axes, x, y, labels) -> None:
+    """Labels to the right of scatter points, pushed apart vertically so that none overlap (labels
+    sorted by height, each at least 4.5 % of the axis above the previous), joined to their points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    low, high = ax.get_ylim()
+    gap, dx = 0.045 * (high - low), 0.03 * np.subtract(*ax.get_xlim()[::-1])
+    placed = -np.inf
+    for i in np.argsort(y):
+        placed = max(y[i], placed + gap)
+        ax.annotate(labels[i], (x[i], y[i]), xytext=(x[i] + dx, placed), fontsize=8, va="center",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
+
+
 def dice_per_threshold(per_image: pd.DataFrame) -> plt.Figure:
     """Box plot of the per-image Dice of every pseudo-mask of a quality record, mean as a dot."""
     columns = [c for c in per_image.columns if c.endswith(" dice")]
-    long = per_image[columns].melt(var_name="pseudo-mask", value_name="Dice")
+    long = (per_image[columns] * 100).melt(var_name="pseudo-mask", value_name="Dice (%)")
     long["pseudo-mask"] = long["pseudo-mask"].str.removesuffix(" dice")
     fig, ax = plt.subplots(figsize=(1.2 * len(columns) + 2, 4))
-    sns.boxplot(data=long, x="pseudo-mask", y="Dice", ax=ax, color="#b7d3e6", fliersize=1.5)
-    sns.pointplot(data=long, x="pseudo-mask", y="Dice", ax=ax, color="crimson", errorbar=None, linestyle="none")
+    sns.boxplot(data=long, x="pseudo-mask", y="Dice (%)", ax=ax, color="#b7d3e6", fliersize=1.5)
+    sns.pointplot(data=long, x="pseudo-mask", y="Dice (%)", ax=ax, color="crimson", errorbar=None, linestyle="none")
     ax.set_title(f"Pseudo-mask Dice against the ground truth ({len(per_image)} images)")
     ax.set_xlabel("")
     return fig

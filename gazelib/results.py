@@ -161,9 +161,15 @@ def table(df, by=("method", "dataset")):
     return pd.DataFrame(rows)
 
 
+#: Units of the summary columns (``summary.summarize``), shown in readable table headers.
+UNITS = {"dice_mean": "%", "dice_std": "%", "dice_ci_low": "%", "dice_ci_high": "%", "delta": "%", "iou_mean": "%",
+         "hd95_mean": "px", "paper_dice": "%"}
+
+
 def readable(df):
     """A table for reading: numbers with one decimal, p-values as ``stats.format_p``, seed counts whole,
-    missing values empty (the Markdown files and the lessons' displayed tables)."""
+    missing values empty, units in the headers of the columns that have one (``UNITS``: HD95 in pixels,
+    Dice and IoU in percent); the Markdown files and the lessons' displayed tables."""
     import pandas as pd
 
     from gazelib.stats import format_p
@@ -179,7 +185,7 @@ def readable(df):
             out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
         else:
             out[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    return out
+    return out.rename(columns={c: f"{c} ({UNITS[c]})" for c in out.columns if c in UNITS})
 
 
 def _markdown(df) -> str:
