@@ -151,7 +151,7 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
     runs = []
     for exp in sorted(grid, key=cost, reverse=True):
         for seed in seeds:
-            args = [exp.method, "--dataset", dataset, "--preset", preset, "--seed", str(seed)]
+            args = [exp.method, "--dataset", dataset, "--profile", profile, "--seed", str(seed)]
             args += [a for o in exp.overrides for a in ("--set", o)]
             runs.append({"label": exp.label, "seed": seed, "args": args})
     return runs

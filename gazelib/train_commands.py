@@ -7,12 +7,14 @@ import json
 
 def add_commands(subparsers) -> None:
     from gazelib.config import PRESETS
-
     train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
                                   description="Train METHOD; prints the path of the run record.")
     train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
     train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
-    train.add_argument("--preset", default="quick", choices=list(PRESETS))
+    train.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"],
+                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (laptop CPU), "
+                            "paper (the papers' settings for --dataset)")
+    train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set backbone=nnunet")
@@ -31,9 +33,11 @@ def add_commands(subparsers) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from gazelib.config import make_config
+    from gazelib.experiments import preset_for
     from gazelib.train import train
 
-    cfg = make_config(args.method, args.dataset, args.preset, [f"seed={args.seed}", *args.overrides])
+    preset = args.preset or preset_for(args.profile, args.dataset)
+    cfg = make_config(args.method, args.dataset, preset, [f"seed={args.seed}", *args.overrides])
     print(train(cfg, progress=not args.quiet, retrain=args.retrain))
     return 0
 

@@ -54,7 +54,7 @@ def test_table_runs_longest_first_with_each_rows_overrides():
     assert [r["label"] for r in runs[:2]] == ["GazeMedSeg", "GazeMedSeg"]   # 2 networks x 15,000 iterations
     assert [r["seed"] for r in runs[:2]] == [0, 1]
     unet = next(r for r in runs if r["label"] == "U-Net")
-    assert unet["args"][:5] == ["full", "--dataset", "kvasir", "--preset", "paper_kvasir"]
+    assert unet["args"][:5] == ["full", "--dataset", "kvasir", "--profile", "paper"]
     assert unet["args"][-2:] == ["--set", "backbone=unet"]
     with pytest.raises(ValueError, match="unknown Table 1 row"):
         table_runs("paper", "kvasir", [0], rows=["SAM"])

@@ -120,10 +120,10 @@ def _gazelib(*argv, env=None):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (("train", "nosuch", "--preset", "smoke"), "unknown method 'nosuch'"),
-    (("train", "full", "--preset", "smoke", "--set", "iteratons=5"), "unknown config key 'iteratons'"),
+    (("train", "nosuch", "--profile", "smoke"), "unknown method 'nosuch'"),
+    (("train", "full", "--profile", "smoke", "--set", "iteratons=5"), "unknown config key 'iteratons'"),
     (("train", "full", "--set", "method=san"), "config key method cannot be overridden"),
-    (("train", "full", "--dataset", "nci_isbi", "--preset", "smoke"), "prepared NCI-ISBI slices are missing"),
+    (("train", "full", "--dataset", "nci_isbi", "--profile", "smoke"), "prepared NCI-ISBI slices are missing"),
     (("figures", "--profile", "smoke"), "no run records"),
 ])
 def test_cli_user_errors_are_one_line(tmp_path, argv, expected):

@@ -23,7 +23,7 @@ def cli(monkeypatch):
 
 def test_train_then_eval(cli, capsys):
     tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
-    assert cli("train", "tiny", "--preset", "smoke", "--seed", "3", "--quiet", *tiny) == 0
+    assert cli("train", "tiny", "--profile", "smoke", "--seed", "3", "--quiet", *tiny) == 0
     path = capsys.readouterr().out.strip()
     rec = results.read_record(path)
     assert rec.seed == 3 and rec.config["image_size"] == 16 and rec.config["preset"] == "smoke"
