@@ -89,4 +89,4 @@ def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
     assert cells[:6] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6"]
     quoted = next(line for line in text.splitlines() if line.startswith("| PointSup"))
     assert [c.strip() for c in quoted.strip("|").split("|")][2:6] == ["", "", "", "73.0 ± 1.6"]
-    assert "seeds [3]" in text
+    assert "3 seeds per row" in text
