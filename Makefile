@@ -9,7 +9,7 @@ BIN         := $(VENV)/bin
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 # Local copy of the data laid out like ../shared/data; `make data` copies from it instead of downloading.
-GAZELIB_MIRROR ?= $(wildcard ../shared/data)
+GAZELIB_MIRROR ?= $(abspath $(wildcard ../shared/data))
 export GAZELIB_MIRROR
 
 .DEFAULT_GOAL := help

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+from gazelib.differences import DIFFERENCES
 from gazelib.paths import REPO_ROOT, figures_root, results_root
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
@@ -154,6 +155,11 @@ def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_
     html = out / "html"
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(CONF_DIR), str(src), str(html)],
                    check=True)
+    # measurement files the lessons link to (``../results/...``: the differences lists), served as they are
+    for measured in {d.measured for d in DIFFERENCES if d.measured}:
+        if (REPO_ROOT / measured).is_file():
+            (html / measured).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / measured, html / measured)
     print(f"book: {html / 'index.html'}")
     return html / "index.html"
 

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _mirror() -> Path | None:
-    candidate = Path(os.environ.get("GAZELIB_MIRROR") or REPO.parent / "shared" / "data")
-    return candidate if (candidate / "kvasir-seg").is_dir() else None
+    candidate = Path(os.environ.get("GAZELIB_MIRROR") or REPO.parent / "shared" / "data").resolve()
+    return candidate if (candidate / "kvasir-seg").is_dir() else None   # absolute: kernels run in notebooks/
 
 
 @pytest.fixture(scope="session")
