@@ -40,8 +40,8 @@ case "${1:-}" in
     fi
     time $PY -m gazelib gpu prepare --profile "$PROFILE" "${rows_args[@]}" ;;
   test)
-    # jupytext, papermill, Sphinx and Chromium are not on the machine: the notebook, exercise and book tests stay here
-    GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py \
+    # jupytext, papermill, Sphinx, Chromium (and pydicom, nbformat) are not on the machine: those tests stay here
+    GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --continue-on-collection-errors --ignore=tests/test_notebooks.py \
       --ignore=tests/test_exercises.py --ignore=tests/test_book.py -k "not fetch" ;;
   bench)
     $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
