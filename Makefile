@@ -44,6 +44,8 @@ PROFILE ?= paper
 # Empty: the CLI's default per profile (three seeds for paper, one for quick/smoke); e.g. SEEDS="0 1 2".
 SEEDS   ?=
 DEVICE  ?= auto
+# Empty: $GAZELIB_ENGINE or serial; e.g. ENGINE=local:2 trains two runs at once (gazelib/engines.py).
+ENGINE  ?=
 .PHONY: notebooks reproduce figures
 
 notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no outputs)
@@ -53,8 +55,8 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01, 03, 04 (notebooks/exercises/)
 	$(BIN)/python -m gazelib.exercises
 
-reproduce: setup  ## papermill every notebook (PROFILE=paper|quick|smoke, SEEDS, DEVICE); resumes where it stopped
-	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE)
+reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE); resumes where it stopped
+	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE) $(if $(ENGINE),--engine $(ENGINE))
 
 figures: setup  ## rebuild every table and figure from the existing run records, without training (default: the profile with most records)
 	$(BIN)/gazelib figures $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) $(if $(SEEDS),--seeds $(SEEDS))

@@ -64,7 +64,7 @@ ENTRIES = {
     "gradtrack": ("gradtrack", {}),
     "san": ("san", {}),
 }
-PROFILES = {"paper": "paper_kvasir", "quick": "quick", "smoke": "smoke"}
+PROFILES = {"paper": "paper_kvasir", "laptop": "laptop", "quick": "quick", "smoke": "smoke"}
 REFERENCE_ENTRY = "gazemedseg"
 RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
 BINARY_TARGETS = {"mask", "mask07", "pseudo_masks"}

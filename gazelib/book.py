@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+from gazelib.config import PROFILES
 from gazelib.differences import DIFFERENCES
 from gazelib.paths import REPO_ROOT, figures_root, results_root
 
@@ -167,8 +168,8 @@ def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser("book", help="build the executed lessons and the results into a static HTML site",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"],
-                   help="which executed lessons: smoke (executed here when reports/ lacks them), quick or paper "
+    p.add_argument("--profile", default="smoke", choices=PROFILES,
+                   help="which executed lessons: smoke (executed here when reports/ lacks them), quick, laptop or paper "
                         "(from `make reproduce PROFILE=...`)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (site in OUT/html)")
     p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports",

@@ -5,7 +5,7 @@ Every field a method reads lives here, so a run record's ``config`` says everyth
 A run's configuration is built in three layers (``make_config``):
 
 1. the ``Config`` defaults below;
-2. the preset (``PRESETS``: ``smoke``, ``quick``, ``paper_kvasir``, ``paper_nci_isbi``), which fills in
+2. the preset (``PRESETS``: ``smoke``, ``quick``, ``laptop``, ``paper_kvasir``, ``paper_nci_isbi``), which fills in
    per-data-set values (``sigma``, ``beta``, GazeMedSeg ``levels``) and per-method recipes;
 3. ``key=value`` overrides, typed from the dataclass field types.
 """
@@ -146,6 +146,20 @@ def _quick(method: str, dataset: str) -> dict[str, Any]:
     return settings
 
 
+#: Iterations under ``laptop`` (all training images, 64 px, the ``quick`` network and optimiser),
+#: chosen from the sweep in ``results/laptop_recipe/`` (2-core CPU, seed 0, 100 test images).
+LAPTOP_ITERATIONS = {"full": 1600, "vam": 1600, "vam_crf": 1600, "gazemedseg": 1600, "gradtrack": 1600, "san": 1600}
+
+
+def _laptop(method: str, dataset: str) -> dict[str, Any]:
+    """Results near the papers' on a laptop CPU: the ``quick`` recipe (64 px, slim networks,
+    momentum 0.9, lr 0.05) on every training and test image, trained long enough to converge
+    (``LAPTOP_ITERATIONS``). GradTrack's Table 1 with three seeds is the budget it is sized for."""
+    settings = _quick(method, dataset)
+    settings.update(iterations=LAPTOP_ITERATIONS[method], train_limit=None, test_limit=None, checkpoint_every=400)
+    return settings
+
+
 def _smoke(method: str, dataset: str) -> dict[str, Any]:
     """CI: seconds per run. 64 px, tiny UNet, 5 iterations on 16 images, 8 test images."""
     settings = _paper(method, dataset)
@@ -157,9 +171,12 @@ def _smoke(method: str, dataset: str) -> dict[str, Any]:
 PRESETS: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "smoke": _smoke,
     "quick": _quick,
+    "laptop": _laptop,
     "paper_kvasir": _paper,
     "paper_nci_isbi": _paper,
 }
+#: The profiles a user chooses (CLI ``--profile``, notebook ``profile``); ``paper`` picks the data set's paper preset.
+PROFILES = ("smoke", "quick", "laptop", "paper")
 #: Presets tied to one data set (using them on another is an error).
 PRESET_DATASET = {"paper_kvasir": "kvasir", "paper_nci_isbi": "nci_isbi"}
 

@@ -70,7 +70,8 @@ SAN_VARIANTS = {"Backbone": "backbone", "+gaze*": "gaze_head", "+SAN*": "san_con
 #: CPU, where a quick run of 150 iterations took 19-34 s and a two-level GazeMedSeg run (300
 #: iterations, one network per level) 66-78 s (the committed quick records, train + evaluation).
 #: The kept points are the ends of each sweep and the paper's choice; ``paper`` and ``smoke`` run
-#: every point.
+#: every point. ``laptop`` keeps the same points (its runs are ~10x longer than ``quick``'s).
+TRIMMED = ("quick", "laptop")
 QUICK = {
     "gazemedseg levels": (1, 2),
     "gazemedseg consistency": ("no consistency", "prop (LPP)"),
@@ -88,7 +89,7 @@ def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experimen
     lambda 3) is one run that appears in all three grids."""
     from gazelib.gaze.masks import levels_for
 
-    quick = profile == "quick"
+    quick = profile in TRIMMED
     counts = QUICK["gazemedseg levels"] if quick else GAZEMEDSEG_LEVEL_COUNTS
     modes = QUICK["gazemedseg consistency"] if quick else tuple(GAZEMEDSEG_CONSISTENCY)
     weights = QUICK["gazemedseg weights"] if quick else GAZEMEDSEG_WEIGHTS
@@ -104,7 +105,7 @@ def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experimen
 def gradtrack_ablations(profile: str) -> dict[str, list[Experiment]]:
     """GradTrack's Table 2, Fig. 4(a) components and Fig. 4(b) tau sweep for ``profile``; the
     default run (reverse truncation, TA in the decoder, #4, tau = 0.25) is shared by all three."""
-    quick = profile == "quick"
+    quick = profile in TRIMMED
     components = QUICK["gradtrack components"] if quick else GRADTRACK_COMPONENTS
     taus = QUICK["gradtrack taus"] if quick else GRADTRACK_TAUS
     return {
@@ -116,8 +117,8 @@ def gradtrack_ablations(profile: str) -> dict[str, list[Experiment]]:
 
 def san_table(profile: str) -> list[Experiment]:
     """Selective attention runs (ratio x variant) for ``profile``: every cell, or under ``quick``
-    every variant at the smallest ratio and the backbone against ours at a large one."""
-    cells = (QUICK["san"] if profile == "quick"
+    and ``laptop`` every variant at the smallest ratio and the backbone against ours at a large one."""
+    cells = (QUICK["san"] if profile in TRIMMED
              else {ratio: tuple(SAN_VARIANTS) for ratio in SAN_RATIOS})
     return [Experiment(label, "san", (f"san_variant={SAN_VARIANTS[label]}", f"train_fraction={ratio}"))
             for ratio, labels in cells.items() for label in labels]
@@ -134,7 +135,7 @@ def san_comparisons(ratios) -> dict[str, str]:
 
 
 def preset_for(profile: str, dataset: str) -> str:
-    """``paper`` means the paper preset of the data set; ``quick`` and ``smoke`` are shared."""
+    """``paper`` means the paper preset of the data set; ``smoke``, ``quick`` and ``laptop`` are shared."""
     return f"paper_{dataset}" if profile == "paper" else profile
 
 

@@ -41,6 +41,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from gazelib.config import PROFILES
+
 #: What the device tool carries per call (tracked tree + carried paths), in bytes.
 TRANSFER_LIMIT = 64 * 2**20
 #: Built offline on the GPU machine: pydensecrf2's setup.py insists on this Cython.
@@ -219,7 +221,7 @@ def add_commands(subparsers) -> None:
     for name, func, text in (("prepare", _cmd_prepare, "build the training tensors of the table's runs once"),
                              ("commands", _cmd_commands, "print one `gazelib train` command per run")):
         p = commands.add_parser(name, help=text)
-        p.add_argument("--profile", default="paper", choices=("paper", "quick", "smoke"))
+        p.add_argument("--profile", default="paper", choices=PROFILES)
         p.add_argument("--dataset", default="kvasir")
         p.add_argument("--rows", nargs="+", help="Table 1 rows (default: all)")
         if name == "commands":

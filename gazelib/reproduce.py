@@ -12,11 +12,12 @@ import os
 import time
 from pathlib import Path
 
+from gazelib.config import PROFILES
 from gazelib.paths import REPO_ROOT, data_root, results_root
 from gazelib.provenance import git_state
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-DEFAULT_SEEDS = {"paper": [0, 1, 2], "quick": [0], "smoke": [0]}
+DEFAULT_SEEDS = {"paper": [0, 1, 2], "laptop": [0, 1, 2], "quick": [0], "smoke": [0]}
 
 
 def notebooks() -> list[Path]:
@@ -139,12 +140,13 @@ def add_commands(subparsers) -> None:
         ("figures", False, "rebuild every table and figure from existing run records (no training)"),
     ):
         p = subparsers.add_parser(name, help=help_text, description=DESCRIPTIONS[name])
-        p.add_argument("--profile", default="paper" if train else None, choices=["smoke", "quick", "paper"],
-                       help="the size of every run: smoke (CI), quick (laptop CPU), paper (the papers' "
+        p.add_argument("--profile", default="paper" if train else None, choices=PROFILES,
+                       help="the size of every run: smoke (CI), quick (live demo, CPU), laptop (every image, near the "
+                            "papers, CPU), paper (the papers' "
                             "settings, GPU); default: " + ("paper" if train else
                                                            "the profile with the most run records"))
         p.add_argument("--seeds", type=int, nargs="+", default=None,
-                       help="default: 0 1 2 for paper (the papers report three seeds), 0 for quick and smoke")
+                       help="default: 0 1 2 for paper and laptop (the papers report three seeds), 0 for quick and smoke")
         p.add_argument("--device", default="auto", help="auto (CUDA when there is one) | cpu | cuda")
         p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports",
                        help="where the executed lessons go (default: reports/)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from gazelib.config import PROFILES
+
 
 def add_commands(subparsers) -> None:
     from gazelib.config import PRESETS
@@ -11,9 +13,9 @@ def add_commands(subparsers) -> None:
                                   description="Train METHOD; prints the path of the run record.")
     train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
     train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
-    train.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"],
-                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (laptop CPU), "
-                            "paper (the papers' settings for --dataset)")
+    train.add_argument("--profile", default="quick", choices=PROFILES,
+                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (live demo, CPU), "
+                            "laptop (every image, near the papers, CPU), paper (the papers' settings for --dataset)")
     train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -34,7 +34,7 @@
 # gaze, before any network is trained?
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke (CI, seconds) | quick (laptop) | paper (everything)
+profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi (needs the prepared TCIA images for the image-based maps)
 seeds = [0]            # unused here: no training in this lesson
 device = "auto"        # unused here
@@ -58,7 +58,7 @@ from gazelib.paths import results_root
 from gazelib.plots import dice_per_threshold, draw_scanpath, save_figure, show_image, show_map, show_mask
 
 # How many images the quality table scores: all of them except in the CI profile.
-quality_limit = {"smoke": 8, "quick": None, "paper": None}[profile]
+quality_limit = 8 if profile == "smoke" else None
 ds = load_dataset(dataset)
 params = {kind: default_params(dataset, kind) for kind in ("vam", "crf", "track", "san")}
 print(f"{ds.name}: {len(ds.ids)} images")

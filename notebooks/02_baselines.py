@@ -28,7 +28,7 @@
 # exist are not trained again.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke | quick | paper
+profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi
 seeds = [0]            # the papers report three seeds: [0, 1, 2]
 device = "auto"        # auto | cpu | cuda

@@ -24,7 +24,7 @@
 # after a **local pixel propagation** (LPP) that smooths the features it compares.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke | quick | paper
+profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi
 seeds = [0]
 device = "auto"

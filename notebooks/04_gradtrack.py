@@ -24,7 +24,7 @@
 # reader's eyes went — the most decided, last part of the reading first.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke | quick | paper
+profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi
 seeds = [0]
 device = "auto"

@@ -27,7 +27,7 @@
 # volumes to show it works.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke | quick | paper
+profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
 dataset = "kvasir"
 seeds = [0]
 device = "auto"

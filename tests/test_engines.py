@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gazelib.engines import check
+from gazelib.engines import check, worker_env
 from gazelib.experiments import Experiment, run_grid
 
 GRID = [Experiment("full", "full"), Experiment("VAM", "vam")]
@@ -53,3 +53,11 @@ def test_unknown_engines_are_refused():
     for spec in ("local:0", "local", "slurm", "local:x"):
         with pytest.raises(ValueError, match="unknown engine"):
             check(spec)
+
+
+def test_local_workers_share_the_cpu_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert [worker_env(n)["OMP_NUM_THREADS"] for n in (1, 2, 3, 16)] == ["8", "4", "2", "1"]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")          # a user's choice wins
+    assert worker_env(2)["OMP_NUM_THREADS"] == "3"

@@ -34,7 +34,19 @@ def test_override_errors(override, message):
 
 
 def test_unknown_preset_and_mismatched_dataset():
-    with pytest.raises(ValueError, match="presets: smoke, quick, paper_kvasir, paper_nci_isbi"):
+    with pytest.raises(ValueError, match="presets: smoke, quick, laptop, paper_kvasir, paper_nci_isbi"):
         make_config("full", "kvasir", "fast")
     with pytest.raises(ValueError, match="is for dataset 'kvasir'"):
         make_config("full", "nci_isbi", "paper_kvasir")
+
+
+@pytest.mark.parametrize("method", ["full", "vam", "vam_crf", "gazemedseg", "gradtrack", "san"])
+def test_laptop_is_quick_on_every_image_for_longer(method):
+    from gazelib.config import LAPTOP_ITERATIONS
+
+    quick, laptop = make_config(method, "kvasir", "quick"), make_config(method, "kvasir", "laptop")
+    assert (laptop.train_limit, laptop.test_limit) == (None, None)         # all 900 / 100 images
+    assert laptop.iterations == LAPTOP_ITERATIONS[method] > quick.iterations
+    same = ("image_size", "backbone", "features", "lr", "momentum", "schedule", "weight_decay", "batch_size")
+    assert {k: getattr(laptop, k) for k in same} == {k: getattr(quick, k) for k in same}
+    assert laptop.preset == "laptop"

@@ -1,0 +1,86 @@
+"""Why the soft-label baselines (VAM, VAM_D-CRF) score below their own targets
+(``python -m gazelib.soft_labels RUN_ID [RUN_ID ...]``).
+
+VAM trains with BCE towards the soft map ``S = H * [H >= 0.5]``, so the best the network can do is
+``p = S`` pixel by pixel, and a prediction thresholded at 0.5 then marks the region ``{S > 0}``.
+That region is the ceiling; the question is how close a trained network gets to it. On the
+**training** images of finished runs (never the test images; nothing here chooses a setting), at
+the training grid, this measures for each run:
+
+* ``target vs truth``: Dice of ``{S > 0}`` against the ground truth, the ceiling;
+* ``prediction vs target``: Dice of ``{p >= 0.5}`` against ``{S > 0}``, how well the network fits it;
+* ``area ratio``: predicted area over target area (below 1: the prediction shrinks inside the target);
+* ``p inside target`` and ``S inside target``: the mean probability the network gives the target
+  region against the mean of the target there; just inside the edge S is about 0.5, so any
+  smoothing pushes p below the threshold there;
+* ``prediction vs truth @ t``: Dice against the truth for thresholds t (how much a threshold
+  below 0.5 would give back; the scored runs keep 0.5, as the paper implies).
+
+Dice here is on the training grid (the scored runs are upsampled to each image's size first).
+Writes ``results/<folder>/tables/soft_labels.csv`` and ``.md``; every number comes from here.
+"""
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+import torch
+
+from gazelib.paths import results_root
+
+THRESHOLDS = (0.5, 0.4, 0.3)
+
+
+def dice(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image Dice of two (N, 1, S, S) boolean stacks (1 where both are empty)."""
+    inter = (a & b).flatten(1).sum(1).float()
+    total = (a.flatten(1).sum(1) + b.flatten(1).sum(1)).float()
+    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+
+
+def fit_to_target(probability: torch.Tensor, target: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """The scores of the module docstring for one run, from its probabilities ``p``, soft target ``S``
+    and ground truth (each (N, 1, S, S)), as means over images, Dice in %."""
+    region, predicted = target > 0, probability >= 0.5
+    inside = region.sum().clamp(min=1)
+    row = {"target vs truth": dice(region, truth).mean().item() * 100,
+           "prediction vs target": dice(predicted, region).mean().item() * 100,
+           "area ratio": (predicted.sum() / inside).item(),
+           "p inside target": (probability * region).sum().item() / inside.item(),
+           "S inside target": (target * region).sum().item() / inside.item()}
+    for t in THRESHOLDS:
+        row[f"prediction vs truth @ {t:g}"] = dice(probability >= t, truth).mean().item() * 100
+    return row
+
+
+def measure(run_id: str) -> dict[str, float | str]:
+    """``fit_to_target`` on the training images of a finished run (its last checkpoint)."""
+    from gazelib.data.datasets import load_dataset
+    from gazelib.targets import build_tensors
+    from gazelib.train import checkpoint_path, load_checkpoint, predict_logits, select_ids
+
+    model, method, cfg = load_checkpoint(checkpoint_path(run_id), device="cpu")
+    (target_name,) = method.targets
+    dataset = load_dataset(cfg.dataset)
+    train_ids, _ = select_ids(dataset, cfg)
+    tensors = build_tensors(dataset, train_ids, cfg, ("image", "mask", target_name))
+    probability = torch.sigmoid(predict_logits(model, method, tensors["image"], cfg, torch.device("cpu")))
+    row = fit_to_target(probability, tensors[target_name], tensors["mask"] > 0.5)
+    return {"run": run_id, "method": cfg.method, "seed": cfg.seed, "train images": len(train_ids), **row}
+
+
+def main(argv=None) -> None:
+    from gazelib.results import write_table
+
+    parser = argparse.ArgumentParser(prog="python -m gazelib.soft_labels", description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", help="run ids of finished vam / vam_crf runs (their checkpoints must exist)")
+    parser.add_argument("--folder", default="laptop_recipe", help="results/<folder>/tables/ receives soft_labels.csv/.md")
+    args = parser.parse_args(argv)
+    table = pd.DataFrame([measure(run) for run in args.runs]).round(3)
+    paths = write_table(table, "soft_labels", root=results_root() / args.folder)
+    print(table.to_string(index=False))
+    print("written:", *paths)
+
+
+if __name__ == "__main__":
+    main()

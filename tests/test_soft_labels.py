@@ -1,0 +1,29 @@
+"""The soft-label diagnosis (gazelib.soft_labels) on a hand-computed case."""
+import pytest
+import torch
+
+from gazelib.soft_labels import dice, fit_to_target
+
+
+def test_fit_to_target_by_hand():
+    # one 1x4 "image": truth marks pixels 0-2, the target S marks pixels 0-1 (0.9, 0.5), the network
+    # gives p = (0.8, 0.45, 0.35, 0.1): it fits the target's core, drops its edge pixel at 0.5
+    truth = torch.tensor([True, True, True, False]).view(1, 1, 1, 4)
+    target = torch.tensor([0.9, 0.5, 0.0, 0.0]).view(1, 1, 1, 4)
+    p = torch.tensor([0.8, 0.45, 0.35, 0.1]).view(1, 1, 1, 4)
+    row = fit_to_target(p, target, truth)
+    assert row["target vs truth"] == pytest.approx(100 * 2 * 2 / (2 + 3))      # 80
+    assert row["prediction vs target"] == pytest.approx(100 * 2 * 1 / (1 + 2))  # 66.7
+    assert row["area ratio"] == pytest.approx(0.5)
+    assert row["p inside target"] == pytest.approx((0.8 + 0.45) / 2)
+    assert row["S inside target"] == pytest.approx(0.7)
+    assert row["prediction vs truth @ 0.5"] == pytest.approx(100 * 2 * 1 / (1 + 3))   # 50
+    assert row["prediction vs truth @ 0.4"] == pytest.approx(100 * 2 * 2 / (2 + 3))   # 80
+    assert row["prediction vs truth @ 0.3"] == pytest.approx(100 * 2 * 3 / (3 + 3))   # 100
+
+
+def test_dice_of_two_empty_masks_is_one():
+    empty = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    full = torch.ones(2, 1, 2, 2, dtype=torch.bool)
+    assert dice(empty, empty).tolist() == [1.0, 1.0]
+    assert dice(empty, full).tolist() == [0.0, 0.0]
