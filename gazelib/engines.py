@@ -87,8 +87,8 @@ def _log_folder() -> Path:
 
 def worker_env(workers: int) -> dict[str, str]:
     """The environment of each ``local:N`` process: an equal share of the CPU threads unless
-    ``OMP_NUM_THREADS`` is set (two 2-thread processes on 2 cores fight over them; two 1-thread
-    processes trained 1.37x the images per second of one 2-thread process, ``results/laptop_recipe/``)."""
+    ``OMP_NUM_THREADS`` is set: two 2-thread processes on 2 cores fight over them, while two 1-thread
+    processes train more images per second together than one 2-thread process (``results/laptop_recipe/``)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return env

@@ -40,16 +40,17 @@ def dice(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def fit_to_target(probability: torch.Tensor, target: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
     """The scores of the module docstring for one run, from its probabilities ``p``, soft target ``S``
-    and ground truth (each (N, 1, S, S)), as means over images, Dice in %."""
+    and ground truth (each (N, 1, S, S)): Dice as means over images, area ratio (all pixels of all
+    images) and mean probabilities over the target region, everything in %."""
     region, predicted = target > 0, probability >= 0.5
     inside = region.sum().clamp(min=1)
-    row = {"target vs truth": dice(region, truth).mean().item() * 100,
-           "prediction vs target": dice(predicted, region).mean().item() * 100,
-           "area ratio": (predicted.sum() / inside).item(),
-           "p inside target": (probability * region).sum().item() / inside.item(),
-           "S inside target": (target * region).sum().item() / inside.item()}
+    row = {"target vs truth (Dice %)": dice(region, truth).mean().item() * 100,
+           "prediction vs target (Dice %)": dice(predicted, region).mean().item() * 100,
+           "area ratio (%)": (predicted.sum() / inside).item() * 100,
+           "p inside target (%)": (probability * region).sum().item() / inside.item() * 100,
+           "S inside target (%)": (target * region).sum().item() / inside.item() * 100}
     for t in THRESHOLDS:
-        row[f"prediction vs truth @ {t:g}"] = dice(probability >= t, truth).mean().item() * 100
+        row[f"prediction vs truth @ {t:g} (Dice %)"] = dice(probability >= t, truth).mean().item() * 100
     return row
 
 

@@ -71,7 +71,8 @@ readable(table1)
 # averaged over seeds; `supported` needs p < 0.05 in the paper's direction):
 
 # %%
-show_verdicts(claim_verdicts(runs, claims.table1()))
+verdicts = claim_verdicts(runs, claims.table1())
+show_verdicts(verdicts)
 
 # %% [markdown]
 # ## Measured against the papers
@@ -104,7 +105,7 @@ plt.show()
 
 # %%
 if profile != "smoke":
-    update_readme(table1, dataset, profile, f"figures/06_measured_vs_paper_{dataset}_{profile}.png")
+    update_readme(table1, dataset, profile, f"figures/06_measured_vs_paper_{dataset}_{profile}.png", verdicts)
 
 # %% [markdown]
 # ## Qualitative comparison (GradTrack Fig. 3 layout)

@@ -81,12 +81,16 @@ def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
     measured = pd.DataFrame({"label": ["VAM", "VAM_D-CRF"], "seeds": [3, 3], "dice_mean": [70.04, 72.51],
                              "dice_std": [0.52, 0.61], "dice_ci_low": [66.0, 68.93], "dice_ci_high": [74.1, 76.0],
                              "vs": ["", "VAM"], "p_value": [np.nan, 0.0004], "device": ["cpu", "cpu"]})
-    experiments.update_readme(experiments.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png")
+    verdicts = pd.DataFrame([{"claim": "VAM_D-CRF > VAM", "source": "GradTrack Table 1", "delta": 2.47,
+                              "p_value": 0.0004, "n_images": 100, "verdict": "supported"}])
+    experiments.update_readme(experiments.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png",
+                              verdicts)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
     row = next(line for line in text.splitlines() if line.startswith("| VAM_D-CRF"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:6] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6"]
+    assert cells[:7] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6", "-0.6"]
+    assert "**VAM_D-CRF > VAM** (GradTrack Table 1): **supported** (Δ = +2.5 Dice points, p <0.001, 100 test images)" in text
     quoted = next(line for line in text.splitlines() if line.startswith("| PointSup"))
     assert [c.strip() for c in quoted.strip("|").split("|")][2:6] == ["", "", "", "73.0 ± 1.6"]
     assert "3 seeds per row" in text

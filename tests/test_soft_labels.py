@@ -12,14 +12,14 @@ def test_fit_to_target_by_hand():
     target = torch.tensor([0.9, 0.5, 0.0, 0.0]).view(1, 1, 1, 4)
     p = torch.tensor([0.8, 0.45, 0.35, 0.1]).view(1, 1, 1, 4)
     row = fit_to_target(p, target, truth)
-    assert row["target vs truth"] == pytest.approx(100 * 2 * 2 / (2 + 3))      # 80
-    assert row["prediction vs target"] == pytest.approx(100 * 2 * 1 / (1 + 2))  # 66.7
-    assert row["area ratio"] == pytest.approx(0.5)
-    assert row["p inside target"] == pytest.approx((0.8 + 0.45) / 2)
-    assert row["S inside target"] == pytest.approx(0.7)
-    assert row["prediction vs truth @ 0.5"] == pytest.approx(100 * 2 * 1 / (1 + 3))   # 50
-    assert row["prediction vs truth @ 0.4"] == pytest.approx(100 * 2 * 2 / (2 + 3))   # 80
-    assert row["prediction vs truth @ 0.3"] == pytest.approx(100 * 2 * 3 / (3 + 3))   # 100
+    assert row["target vs truth (Dice %)"] == pytest.approx(100 * 2 * 2 / (2 + 3))      # 80
+    assert row["prediction vs target (Dice %)"] == pytest.approx(100 * 2 * 1 / (1 + 2))  # 66.7
+    assert row["area ratio (%)"] == pytest.approx(50)
+    assert row["p inside target (%)"] == pytest.approx(100 * (0.8 + 0.45) / 2)
+    assert row["S inside target (%)"] == pytest.approx(70)
+    assert row["prediction vs truth @ 0.5 (Dice %)"] == pytest.approx(100 * 2 * 1 / (1 + 3))   # 50
+    assert row["prediction vs truth @ 0.4 (Dice %)"] == pytest.approx(100 * 2 * 2 / (2 + 3))   # 80
+    assert row["prediction vs truth @ 0.3 (Dice %)"] == pytest.approx(100 * 2 * 3 / (3 + 3))   # 100
 
 
 def test_dice_of_two_empty_masks_is_one():
