@@ -13,9 +13,9 @@
 ================  ==============================================================================
 
 The default is ``$GAZELIB_ENGINE`` (``gazelib reproduce --engine``) or ``serial``. Every engine calls
-the same ``train.train`` on the same config, so records are the same whoever trains them; a run that
-is interrupted resumes from its checkpoint when the grid is run again, and a finished run is never
-trained twice. A failing run does not stop the others: ``run`` returns one message per failure
+the same ``train.train`` on the same config, so records are the same whoever trains them (bit for bit
+with the same CPU thread count, ``worker_env``); a run that is interrupted resumes from its checkpoint
+when the grid is run again, and a finished run is never trained twice. A failing run does not stop the others: ``run`` returns one message per failure
 (label, seed and the end of its log).
 """
 from __future__ import annotations
@@ -88,7 +88,9 @@ def _log_folder() -> Path:
 def worker_env(workers: int) -> dict[str, str]:
     """The environment of each ``local:N`` process: an equal share of the CPU threads unless
     ``OMP_NUM_THREADS`` is set: two 2-thread processes on 2 cores fight over them, while two 1-thread
-    processes train more images per second together than one 2-thread process (``results/laptop_recipe/``)."""
+    processes train more images per second together than one 2-thread process (``results/laptop_recipe/``).
+    A run trained with another thread count sums floats in another order: its scores may differ from
+    a serial run's in the last digits (the same thread count gives bit-identical records)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return env
