@@ -15,8 +15,8 @@
 The default is ``$GAZELIB_ENGINE`` (``gazelib reproduce --engine``) or ``serial``. Every engine calls
 the same ``train.train`` on the same config, so records are the same whoever trains them (bit for bit
 with the same CPU thread count, ``worker_env``); a run that is interrupted resumes from its checkpoint
-when the grid is run again, and a finished run is never trained twice. A failing run does not stop the others: ``run`` returns one message per failure
-(label, seed and the end of its log).
+when the grid is run again, and a finished run is never trained twice. A failing run does not stop
+the others: ``run`` returns one message per failure (label, seed and the end of its log).
 """
 from __future__ import annotations
 
