@@ -50,3 +50,11 @@ def test_laptop_is_quick_on_every_image_for_longer(method):
     same = ("image_size", "backbone", "features", "lr", "momentum", "schedule", "weight_decay", "batch_size")
     assert {k: getattr(laptop, k) for k in same} == {k: getattr(quick, k) for k in same}
     assert laptop.preset == "laptop"
+
+
+def test_laptop_unet_row_gets_its_own_learning_rate_unless_overridden():
+    assert make_config("full", "kvasir", "laptop", ["backbone=unet"]).lr == 0.01
+    assert make_config("full", "kvasir", "laptop", ["backbone=unet", "lr=0.03"]).lr == 0.03
+    assert make_config("full", "kvasir", "laptop", {"backbone": "unet", "lr": 0.03}).lr == 0.03
+    assert make_config("full", "kvasir", "laptop").lr == 0.05                 # nnU-Net-style default
+    assert make_config("full", "kvasir", "quick", ["backbone=unet"]).lr == 0.05  # quick keeps one recipe
