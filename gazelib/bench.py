@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazelib.config import PROFILES
 from gazelib.provenance import git_state
 
 #: name -> (method, config overrides); "full" is run with both of its backbones (table rows).
@@ -64,7 +65,6 @@ ENTRIES = {
     "gradtrack": ("gradtrack", {}),
     "san": ("san", {}),
 }
-PROFILES = {"paper": "paper_kvasir", "laptop": "laptop", "quick": "quick", "smoke": "smoke"}
 REFERENCE_ENTRY = "gazemedseg"
 RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
 BINARY_TARGETS = {"mask", "mask07", "pseudo_masks"}
@@ -169,11 +169,12 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
     from gazelib import train
     from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
+    from gazelib.experiments import preset_for
     from gazelib.methods import get_method
 
     name, entry_overrides = ENTRIES[entry]
-    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, **(overrides or {}),
-                                                         "device": device.type})
+    cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
+                      {**entry_overrides, **(overrides or {}), "device": device.type})
     method = get_method(name)
     with train._deterministic(device), _Memory(device) as memory:
         model, step = _setup(method, cfg, device)
@@ -238,11 +239,12 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
     from gazelib import train
     from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
+    from gazelib.experiments import preset_for
     from gazelib.methods import get_method
 
     name, entry_overrides = ENTRIES[REFERENCE_ENTRY]
-    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, "amp": False, "channels_last": False,
-                                                         "compile": False, "device": device.type})
+    cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
+                      {**entry_overrides, "amp": False, "channels_last": False, "compile": False, "device": device.type})
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     count = 4 * cfg.batch_size
@@ -349,11 +351,12 @@ def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int,
     import torch
     from gazelib import train
     from gazelib.config import Config, make_config
+    from gazelib.experiments import preset_for
     from gazelib.methods import get_method
 
     dev = train.resolve_device(Config(device=device))
     name, entry_overrides = ENTRIES[entry]
-    cfg = make_config(name, "kvasir", PROFILES[profile], {**entry_overrides, "device": dev.type})
+    cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"), {**entry_overrides, "device": dev.type})
     method = get_method(name)
     with train._deterministic(dev):
         model, step = _setup(method, cfg, dev)
@@ -504,7 +507,7 @@ def add_commands(subparsers) -> None:
     bench.add_argument("--device", default="auto", help="auto | cpu | cuda")
     bench.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES), metavar="METHOD",
                        help=f"subset of: {' '.join(ENTRIES)}")
-    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=list(PROFILES))
+    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=PROFILES)
     bench.add_argument("--steps", type=int, default=None,
                        help="timed training steps, median reported (default 3 on CUDA, 2 on the CPU)")
     bench.add_argument("--warmup", type=int, default=1, help="untimed steps first")

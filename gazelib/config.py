@@ -262,9 +262,10 @@ def make_config(method: str, dataset: str = "kvasir", preset: str = "quick",
     apply_overrides(cfg, DATASET_DEFAULTS[dataset])
     apply_overrides(cfg, PRESETS[preset](method, dataset))
     apply_overrides(cfg, overrides)
-    overridden = set(overrides or {}) if isinstance(overrides, dict) else {_split_override(o)[0] for o in overrides or []}
-    for_backbone = BACKBONE_SETTINGS.get(preset, {}).get(cfg.backbone, {})
-    apply_overrides(cfg, {key: value for key, value in for_backbone.items() if key not in overridden})
+    for_backbone = BACKBONE_SETTINGS.get(preset, {}).get(cfg.backbone)
+    if for_backbone:   # the backbone the overrides chose brings its settings; the overrides still win
+        apply_overrides(cfg, for_backbone)
+        apply_overrides(cfg, overrides)
     for key, chosen in (("method", method), ("dataset", dataset), ("preset", preset)):
         if getattr(cfg, key) != chosen:   # the preset was filled in for `chosen`: an override would mix recipes
             raise ValueError(f"config key {key} cannot be overridden ({chosen!r} -> {getattr(cfg, key)!r}); "

@@ -25,8 +25,9 @@ DIFFERENCES = (
                "224 px, full-width networks, 10,000-15,000 iterations on a GPU.",
                "`paper` runs the papers' recipes; `laptop` / `quick` / `smoke` shrink images, widths and "
                "iterations and use SGD momentum 0.9, lr 0.05 (0.01 for the BasicUNet under `laptop`; see "
-               "`gazelib.config`), so their numbers are not the papers' numbers. That recipe and the CPU profiles' lengths were chosen by the test Dice of seed-0 "
-               "runs (no validation split): slightly optimistic for those profiles.", TRAINED,
+               "`gazelib.config`), so their numbers are not the papers' numbers. That recipe and the CPU "
+               "profiles' lengths were chosen by the test Dice of seed-0 runs (no validation split): slightly "
+               "optimistic for those profiles.", TRAINED,
                "results/laptop_recipe/README.md"),
     Difference("Train/test split (Kvasir-SEG)",
                "900 / 100 images; the authors' split file is not public.",

@@ -89,10 +89,10 @@ def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experimen
     lambda 3) is one run that appears in all three grids."""
     from gazelib.gaze.masks import levels_for
 
-    quick = profile in TRIMMED
-    counts = QUICK["gazemedseg levels"] if quick else GAZEMEDSEG_LEVEL_COUNTS
-    modes = QUICK["gazemedseg consistency"] if quick else tuple(GAZEMEDSEG_CONSISTENCY)
-    weights = QUICK["gazemedseg weights"] if quick else GAZEMEDSEG_WEIGHTS
+    trimmed = profile in TRIMMED
+    counts = QUICK["gazemedseg levels"] if trimmed else GAZEMEDSEG_LEVEL_COUNTS
+    modes = QUICK["gazemedseg consistency"] if trimmed else tuple(GAZEMEDSEG_CONSISTENCY)
+    weights = QUICK["gazemedseg weights"] if trimmed else GAZEMEDSEG_WEIGHTS
     return {
         "levels": [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg",
                               ("levels=" + ",".join(map(str, levels_for(dataset, n))),)) for n in counts],
@@ -105,9 +105,9 @@ def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experimen
 def gradtrack_ablations(profile: str) -> dict[str, list[Experiment]]:
     """GradTrack's Table 2, Fig. 4(a) components and Fig. 4(b) tau sweep for ``profile``; the
     default run (reverse truncation, TA in the decoder, #4, tau = 0.25) is shared by all three."""
-    quick = profile in TRIMMED
-    components = QUICK["gradtrack components"] if quick else GRADTRACK_COMPONENTS
-    taus = QUICK["gradtrack taus"] if quick else GRADTRACK_TAUS
+    trimmed = profile in TRIMMED
+    components = QUICK["gradtrack components"] if trimmed else GRADTRACK_COMPONENTS
+    taus = QUICK["gradtrack taus"] if trimmed else GRADTRACK_TAUS
     return {
         "table2": GRADTRACK_TABLE2,
         "components": [Experiment(f"#{k}", "gradtrack", (f"components={k}",)) for k in components],

@@ -141,10 +141,9 @@ def add_commands(subparsers) -> None:
     ):
         p = subparsers.add_parser(name, help=help_text, description=DESCRIPTIONS[name])
         p.add_argument("--profile", default="paper" if train else None, choices=PROFILES,
-                       help="the size of every run: smoke (CI), quick (live demo, CPU), laptop (every image, near the "
-                            "papers, CPU), paper (the papers' "
-                            "settings, GPU); default: " + ("paper" if train else
-                                                           "the profile with the most run records"))
+                       help="the size of every run: smoke (CI), quick (live demo, CPU), laptop (every image, near "
+                            "the papers, CPU), paper (the papers' settings, GPU); default: "
+                            + ("paper" if train else "the profile with the most run records"))
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="default: 0 1 2 for paper and laptop (the papers report three seeds), 0 for quick and smoke")
         p.add_argument("--device", default="auto", help="auto (CUDA when there is one) | cpu | cuda")

@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pandas as pd
 import torch
 
+from gazelib import metrics
 from gazelib.paths import results_root
 
 THRESHOLDS = (0.5, 0.4, 0.3)
 
 
-def dice(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image Dice of two (N, 1, S, S) boolean stacks (1 where both are empty)."""
-    inter = (a & b).flatten(1).sum(1).float()
-    total = (a.flatten(1).sum(1) + b.flatten(1).sum(1)).float()
-    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+def mean_dice(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``metrics.dice`` of each image of two (N, 1, S, S) boolean stacks, averaged, in %."""
+    return 100 * float(np.mean([metrics.dice(x.numpy(), y.numpy()) for x, y in zip(a, b)]))
 
 
 def fit_to_target(probability: torch.Tensor, target: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -44,13 +44,13 @@ def fit_to_target(probability: torch.Tensor, target: torch.Tensor, truth: torch.
     images) and mean probabilities over the target region, everything in %."""
     region, predicted = target > 0, probability >= 0.5
     inside = region.sum().clamp(min=1)
-    row = {"target vs truth (Dice %)": dice(region, truth).mean().item() * 100,
-           "prediction vs target (Dice %)": dice(predicted, region).mean().item() * 100,
+    row = {"target vs truth (Dice %)": mean_dice(region, truth),
+           "prediction vs target (Dice %)": mean_dice(predicted, region),
            "area ratio (%)": (predicted.sum() / inside).item() * 100,
            "p inside target (%)": (probability * region).sum().item() / inside.item() * 100,
            "S inside target (%)": (target * region).sum().item() / inside.item() * 100}
     for t in THRESHOLDS:
-        row[f"prediction vs truth @ {t:g} (Dice %)"] = dice(probability >= t, truth).mean().item() * 100
+        row[f"prediction vs truth @ {t:g} (Dice %)"] = mean_dice(probability >= t, truth)
     return row
 
 

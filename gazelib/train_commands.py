@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from gazelib.config import PROFILES
+from gazelib.config import PRESETS, PROFILES
 
 
 def add_commands(subparsers) -> None:
-    from gazelib.config import PRESETS
     train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
                                   description="Train METHOD; prints the path of the run record.")
     train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")

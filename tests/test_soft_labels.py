@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gazelib.soft_labels import dice, fit_to_target
+from gazelib.soft_labels import fit_to_target, mean_dice
 
 
 def test_fit_to_target_by_hand():
@@ -22,8 +22,9 @@ def test_fit_to_target_by_hand():
     assert row["prediction vs truth @ 0.3 (Dice %)"] == pytest.approx(100 * 2 * 3 / (3 + 3))   # 100
 
 
-def test_dice_of_two_empty_masks_is_one():
-    empty = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
-    full = torch.ones(2, 1, 2, 2, dtype=torch.bool)
-    assert dice(empty, empty).tolist() == [1.0, 1.0]
-    assert dice(empty, full).tolist() == [0.0, 0.0]
+def test_mean_dice_averages_per_image_with_empty_images_scoring_one():
+    empty = torch.zeros(1, 1, 2, 2, dtype=torch.bool)
+    full = torch.ones(1, 1, 2, 2, dtype=torch.bool)
+    assert mean_dice(empty, empty) == 100.0
+    assert mean_dice(empty, full) == 0.0
+    assert mean_dice(torch.cat([empty, empty]), torch.cat([empty, full])) == 50.0
