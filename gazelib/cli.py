@@ -16,6 +16,7 @@ COMMAND_GROUPS = (
     "gazelib.data.commands",   # gazelib data fetch | verify | check-gaze | prepare-nci-isbi
     "gazelib.gaze.commands",   # gazelib gaze cache | quality | compare
     "gazelib.train_commands",  # gazelib train | eval
+    "gazelib.rerun",           # gazelib rerun
     "gazelib.reproduce",       # gazelib reproduce | figures
     "gazelib.bench",           # gazelib bench
     "gazelib.book",            # gazelib book
