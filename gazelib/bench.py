@@ -11,8 +11,8 @@ networks; ``quick``; ``smoke``) it times the trainer's own step (``train.make_tr
   the measurement. ru_maxrss is a high-water mark of the whole process: the growth is a lower bound
   (0 when an earlier, bigger measurement already set the peak), so we also record the absolute peak;
   no tracemalloc (it does not see torch's allocator);
-* evaluation images/s: ``train.predict_logits`` (the evaluation path: no grad, autocast, batches of
-  ``train.EVAL_BATCH``) on ``eval_images`` images, after one untimed call.
+* evaluation images/s: ``evaluate.predict_logits`` (the evaluation path: no grad, autocast, batches of
+  ``evaluate.EVAL_BATCH``) on ``eval_images`` images, after one untimed call.
 
 Data: synthetic tensors of the shapes and dtypes ``targets.build_tensors`` gives (image float32,
 binary targets uint8, soft targets float32), a pool of twice the batch size on the device -- the
@@ -33,7 +33,7 @@ second (sum over the processes of 1 / step time) and images/s (sum of batch / st
 process alone.
 
 Timings synchronise CUDA (``torch.cuda.synchronize``) before reading the clock. The trainer runs
-deterministic kernels (``train._deterministic``: cudnn.benchmark off), and so does the benchmark.
+deterministic kernels (``device.deterministic``: cudnn.benchmark off), and so does the benchmark.
 
 ``gaze=True`` also times the full gaze preprocessing of Kvasir-SEG (``gaze.cache.ensure_maps`` for
 vam, crf, track, all images) into a fresh temporary cache directory.
@@ -67,7 +67,7 @@ ENTRIES = {
 }
 REFERENCE_ENTRY = "gazemedseg"
 RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
-BINARY_TARGETS = {"mask", "mask07", "pseudo_masks"}
+BINARY_TARGETS = {"mask", "conservative_mask", "pseudo_masks"}
 GAZE_KINDS = ("vam", "crf", "track")
 
 
@@ -113,14 +113,14 @@ class _Memory:
 
 def target_channels(name: str, cfg) -> int:
     """Channels of training tensor ``name`` (as ``targets.build_tensors`` builds it)."""
-    from gazelib.targets import TRACK_RATIOS
+    from gazelib.gradtrack.track_maps import RATIOS as TRACK_RATIOS
     return {"pseudo_masks": len(cfg.levels), "track": len(TRACK_RATIOS)}.get(name, 1)
 
 
 def synthetic_data(names, cfg, count: int, device, seed: int = 0) -> dict:
     """``{name: (count, C, S, S)}`` random tensors on ``device`` with ``build_tensors``' dtypes."""
     import torch
-    from gazelib.methods.base import in_channels
+    from gazelib.methods import in_channels
 
     g = torch.Generator().manual_seed(seed)
     size = cfg.image_size
@@ -149,8 +149,9 @@ def _setup(method, cfg, device, fast: bool = True):
     """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
     import torch
     from gazelib import train
+    from gazelib.methods import build_model
 
-    model = train._build_model(method, cfg, device)
+    model = build_model(method, cfg, device)
     optimiser = (train.make_optimiser(model, cfg, device) if fast else
                  torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                  weight_decay=cfg.weight_decay))
@@ -167,16 +168,18 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
     """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
     import torch
     from gazelib import train
-    from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
+    from gazelib.device import amp_enabled, channels_last_enabled, deterministic
+    from gazelib.evaluate import predict_logits
     from gazelib.experiments import preset_for
     from gazelib.methods import get_method
+    from gazelib.networks import resolved_features
 
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
                       {**entry_overrides, **(overrides or {}), "device": device.type})
     method = get_method(name)
-    with train._deterministic(device), _Memory(device) as memory:
+    with deterministic(device), _Memory(device) as memory:
         model, step = _setup(method, cfg, device)
         data = synthetic_data(method.targets, cfg, 2 * cfg.batch_size, device)
         generator = torch.Generator(device=device).manual_seed(0)
@@ -188,14 +191,14 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
 
         times = _timed(train_once, steps, warmup, device)
         images = data["image"][:1].expand(eval_images, -1, -1, -1).cpu()
-        train.predict_logits(model, method, images[:cfg.batch_size], cfg, device)   # warm-up
-        eval_time = _timed(lambda: train.predict_logits(model, method, images, cfg, device), 1, 0, device)[0]
+        predict_logits(model, method, images[:cfg.batch_size], cfg, device)   # warm-up
+        eval_time = _timed(lambda: predict_logits(model, method, images, cfg, device), 1, 0, device)[0]
     if not all(torch.isfinite(loss) for loss in losses):
         raise RuntimeError(f"bench {entry} at {profile}: non-finite training loss")
     step_s = statistics.median(times)
     return {"entry": entry, "method": name, "profile": profile, "path": "fast", "image_size": cfg.image_size,
             "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(resolved_features(cfg)),
-            "amp": train.amp_enabled(cfg, device), "channels_last": train.channels_last_enabled(cfg, device),
+            "amp": amp_enabled(cfg, device), "channels_last": channels_last_enabled(cfg, device),
             "compile": cfg.compile,
             "step_s": step_s, "step_times_s": times, "train_images_per_s": cfg.batch_size / step_s,
             "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result}
@@ -236,11 +239,11 @@ class ReferenceDataset:
 def bench_reference(profile: str, device, steps: int, warmup: int, workers: int | None = None) -> dict:
     """Reference-path step time and images/s of GazeMedSeg (module doc), data loading included."""
     import torch
-    from gazelib import train
-    from gazelib.models.unet import resolved_features
     from gazelib.config import make_config
+    from gazelib.device import deterministic
     from gazelib.experiments import preset_for
     from gazelib.methods import get_method
+    from gazelib.networks import resolved_features
 
     name, entry_overrides = ENTRIES[REFERENCE_ENTRY]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
@@ -258,7 +261,7 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
         while True:
             yield from loader
 
-    with train._deterministic(device), _Memory(device) as memory:
+    with deterministic(device), _Memory(device) as memory:
         model, step = _setup(get_method(name), cfg, device, fast=False)
         stream = batches()
 
@@ -311,7 +314,7 @@ PLAIN = {"amp": False, "channels_last": False, "compile": False}
 def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1, 2),
                        overrides: dict | None = None, dataset=None) -> dict:
     """Train the same config with the fast settings (``cfg.amp``, ``cfg.channels_last`` where the device
-    uses them: ``train.precision``)
+    uses them: ``device.precision``)
     and plain fp32 (``PLAIN``) for each seed through ``train.train``; mean test Dice and training
     images/s of each run, and the mean and std over seeds. The two must agree within seed noise.
     ``dataset``: a data-set object instead of ``load_dataset("kvasir")`` (tests)."""
@@ -351,14 +354,15 @@ def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int,
     import torch
     from gazelib import train
     from gazelib.config import Config, make_config
+    from gazelib.device import deterministic, resolve_device
     from gazelib.experiments import preset_for
     from gazelib.methods import get_method
 
-    dev = train.resolve_device(Config(device=device))
+    dev = resolve_device(Config(device=device))
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"), {**entry_overrides, "device": dev.type})
     method = get_method(name)
-    with train._deterministic(dev):
+    with deterministic(dev):
         model, step = _setup(method, cfg, dev)
         data = synthetic_data(method.targets, cfg, 2 * cfg.batch_size, dev)
         generator = torch.Generator(device=dev).manual_seed(0)
@@ -394,9 +398,9 @@ def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: in
 
 def environment(device) -> dict:
     import torch
-    from gazelib import train
+    from gazelib.device import device_name
 
-    env = {"device": device.type, "device_name": train.device_name(device), "cpu_count": os.cpu_count(),
+    env = {"device": device.type, "device_name": device_name(device), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
            "numpy": np.__version__, "platform": platform.platform(), "git": git_state(),
            "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
@@ -410,7 +414,7 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
               overrides: dict | None = None, workers: int | None = None, concurrent: int = 0, log=print) -> dict:
     """Run the benchmark (module doc); return the record (not yet written)."""
     from gazelib.config import Config
-    from gazelib.train import resolve_device
+    from gazelib.device import resolve_device
 
     unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
     if unknown:
@@ -529,7 +533,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(apply_overrides(Config(), args.overrides), k)
                  for k in (o.partition("=")[0].strip() for o in args.overrides)}
-    from gazelib.train import resolve_device
+    from gazelib.device import resolve_device
 
     cpu = resolve_device(Config(device=args.device)).type == "cpu"   # CPU defaults keep `make bench` to minutes
     steps = args.steps or (2 if cpu else 3)

@@ -17,6 +17,10 @@ import typing
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
+from gazelib.gaze.heatmap import SIGMA
+from gazelib.gazemedseg.pseudo_masks import LEVELS, UNDER_ACTIVATION
+from gazelib.gradtrack.track_maps import BETA, TAU
+
 
 @dataclass
 class Config:
@@ -32,7 +36,7 @@ class Config:
 
     # --- network -------------------------------------------------------------------------------
     backbone: str = "unet"             # unet (GazeMedSeg's BasicUNet-like) | nnunet (nnU-Net-style)
-    features: tuple[int, ...] | None = None   # None: the backbone's paper widths (models.unet.PAPER_FEATURES)
+    features: tuple[int, ...] | None = None   # None: the backbone's paper widths (networks.PAPER_FEATURES)
 
     # --- optimisation (GazeMedSeg authors' defaults) ---------------------------------------------
     iterations: int = 15000
@@ -43,8 +47,8 @@ class Config:
     momentum: float = 0.99
     nesterov: bool = True
     weight_decay: float = 4e-4
-    amp: bool = True                   # bf16 autocast where the device computes bf16 natively (train.amp_enabled)
-    channels_last: bool = True         # where it pays: CUDA, or bf16 on the CPU (train.channels_last_enabled)
+    amp: bool = True                   # bf16 autocast where the device computes bf16 natively (device.amp_enabled)
+    channels_last: bool = True         # where it pays: CUDA, or bf16 on the CPU (device.channels_last_enabled)
     compile: bool = False
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda
@@ -52,22 +56,22 @@ class Config:
     selection: str = "final"           # final | best_on_test (OPTIMISTIC: the authors' test-set choice; gazelib.selection)
     selection_every: int = 1000        # best_on_test: iterations between test evaluations (the authors' val_step)
 
-    # --- gaze maps (GuIDE section 3) -------------------------------------------------------------
-    sigma: float | None = None         # VAM Gaussian sigma on the 768 canvas; None = per data set (70 / 50)
+    # --- gaze maps ---------------------------------------------------------------------------------
+    sigma: float | None = None         # VAM Gaussian sigma on the 768 canvas; None = per data set (heatmap.SIGMA)
 
     # --- GazeMedSeg --------------------------------------------------------------------------------
-    levels: tuple[float, ...] = (0.5, 0.3)
+    levels: tuple[float, ...] = LEVELS["kvasir"][2]   # per data set (pseudo_masks.LEVELS, 2 levels)
     cons_mode: str = "prop"            # prop | pure | none
     cons_weight: float = 3.0
     lpp_kernel: int = 5
     lpp_dilation: int = 2
 
     # --- GradTrack ---------------------------------------------------------------------------------
-    beta: float | None = None          # distance decay; None = per data set (10 / 15)
-    tau: float = 0.25                  # field-of-view threshold
+    beta: float | None = None          # distance decay; None = per data set (track_maps.BETA)
+    tau: float = TAU                   # field-of-view threshold
     lambda1: float = 0.5
     lambda2: float = 0.5
-    under_threshold: float = 0.7       # conservative VAM_D-CRF threshold for L_VAM
+    under_threshold: float = UNDER_ACTIVATION   # conservative VAM_D-CRF threshold for L_VAM
     truncation: str = "reverse"        # reverse | none | sequential
     ta_location: str = "decoder"       # decoder | encoder | both
     components: int = 4                # Fig. 4(a) ablation #1..#4
@@ -84,10 +88,9 @@ class Config:
 # Presets
 # ------------------------------------------------------------------------------------------------
 
-#: Per-data-set facts (GUIDE section 3): VAM sigma, GradTrack beta, GazeMedSeg levels, train size.
+#: Per-data-set facts, each defined in its paper's module: VAM sigma, GradTrack beta, GazeMedSeg levels.
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "kvasir": {"sigma": 70.0, "beta": 10.0, "levels": (0.5, 0.3)},
-    "nci_isbi": {"sigma": 50.0, "beta": 15.0, "levels": (0.2, 0.4)},
+    name: {"sigma": SIGMA[name], "beta": BETA[name], "levels": LEVELS[name][2]} for name in ("kvasir", "nci_isbi")
 }
 TRAIN_IMAGES = {"kvasir": 900, "nci_isbi": 789}   # papers' training-set sizes (GradTrack epochs -> iterations)
 
@@ -120,25 +123,17 @@ def _paper(method: str, dataset: str) -> dict[str, Any]:
     return settings
 
 
-#: Iterations under ``quick``, measured on a 2-core AVX2 CPU (fp32, seed 0, Dice on 100 test
-#: images; the runs are in ``results/quick_recipe/``). Dice + CE objectives learn in 150 (GradTrack
-#: 56.2, 58.8 at 200). The BCE-only objectives first sit at the all-background solution (Dice 0):
-#: GazeMedSeg leaves it between 200 and 300 iterations (0.1 at 200; 56.1 at 300 with seed 0, 34.3
-#: with seed 1), the soft VAM labels between 600 and 800 (0.0 at 600, 38.3 at 800, 37.9 at 1000).
+#: Iterations under ``quick``: 150, more for the BCE-only objectives, which first sit at the
+#: all-background solution (the measurements: ``results/quick_recipe/README.md``).
 QUICK_ITERATIONS = {"gazemedseg": 300, "vam": 800, "vam_crf": 800}
 
 
 def _quick(method: str, dataset: str) -> dict[str, Any]:
-    """A laptop-CPU workshop: 64 px, the slim nnU-Net-style network (16..256) for every method (on
-    this CPU it trains ~3x faster than the slim BasicUNet), 200 training images, 100 test images;
-    150 iterations, more for the BCE-only objectives (``QUICK_ITERATIONS``).
-
-    The paper recipes (per method: schedule, weight decay, losses) are kept except for the
-    momentum: SGD momentum 0.99 averages the gradient over ~100 steps, which suits 10,000+
-    iterations but not a few hundred. Momentum 0.9 with lr 0.05 (the same order of effective
-    step, lr / (1 - momentum), 0.5 instead of 1.0) measured better at this length: full
-    supervision 60.2 vs 53.7 Dice at 200 iterations, GradTrack 58.8 vs 54.0, and GazeMedSeg leaves
-    the all-background solution in 300 iterations instead of 1000."""
+    """A laptop-CPU workshop: 64 px, the slim nnU-Net-style network (16..256) for every method,
+    200 training images, 100 test images, ``QUICK_ITERATIONS``. The paper recipes (schedule, weight
+    decay, losses) are kept except for the optimiser: SGD momentum 0.9 with lr 0.05 instead of 0.99 /
+    0.01, which averages the gradient over ~10 steps instead of ~100, for runs of a few hundred
+    iterations. Why these values: ``results/quick_recipe/README.md``."""
     settings = _paper(method, dataset)
     settings.update(image_size=64, backbone="nnunet", features=(16, 32, 64, 128, 256),
                     iterations=QUICK_ITERATIONS.get(method, 150), momentum=0.9, lr=0.05,
@@ -339,7 +334,7 @@ def validate(cfg: Config) -> Config:
         raise ValueError(f"config key min_lr must be <= lr ({cfg.lr}); got {cfg.min_lr}")
     if not cfg.levels or not all(0 < level < 1 for level in cfg.levels):
         raise ValueError(f"config key levels must be one or more values each in (0, 1); got {cfg.levels}")
-    from gazelib.models.unet import PAPER_FEATURES   # the networks halve the input once per stage after the first
+    from gazelib.networks import PAPER_FEATURES   # the networks halve the input once per stage after the first
     features = PAPER_FEATURES[cfg.backbone] if cfg.features is None else cfg.features
     if not features or any(f < 1 for f in features):
         raise ValueError(f"config key features must be positive widths; got {cfg.features}")

@@ -64,7 +64,7 @@ DIFFERENCES = (
     Difference("GradTrack TA positions",
                "After decoder blocks 2 and 4 of a 6-block decoder.",
                "By output stride (16 and 4): nnU-Net's 224 px plan has 5 decoder blocks; slimmer nets use "
-               "their deepest block for stride 16 (`models.track_attention`).", ("04",)),
+               "their deepest block for stride 16 (`gradtrack.track_attention`).", ("04",)),
     Difference("GradTrack component #3",
                "\"#3 extends #2 by using the TA module\"; #4 adds the reverse-truncated maps.",
                "#3 = both TA modules, each taught by the untruncated map G^100%, so #3 -> #4 changes only "
@@ -88,7 +88,7 @@ DIFFERENCES = (
                "The authors' code gives 1-5-level threshold sets for Kvasir-SEG, only the 2-level set (0.2, 0.4) "
                "for NCI-ISBI.",
                "The NCI-ISBI 1-, 3-, 4-, 5-level sets are ours, built by the rule of the Kvasir sets "
-               "(`gaze.masks.LEVELS`).", ("01", "03")),
+               "(`gazemedseg.pseudo_masks.LEVELS`).", ("01", "03")),
     Difference("Selective attention: data, dimension, optimiser",
                "BraTS 2020 (3D) with the authors' gaze, nnU-Net pipeline A, Ranger lr 1e-4 for 210 epochs.",
                "Kvasir-SEG (2D) with the GazeMedSeg gaze, the same SGD recipe as full supervision (Ranger is "

@@ -44,94 +44,11 @@ TABLE1 = [
 TABLE1_ORDER = ("VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack", "U-Net", "nnU-Net")
 
 
-#: GazeMedSeg ablations, as the paper runs them: 1 to 5 levels (``gaze.masks.LEVELS``: the authors'
-#: sets on Kvasir-SEG; on NCI-ISBI only the 2-level set is theirs), the
-#: consistency (none, ``pure``, ``prop``), its weight lambda.
-GAZEMEDSEG_LEVEL_COUNTS = (1, 2, 3, 4, 5)
-GAZEMEDSEG_CONSISTENCY = {"no consistency": "none", "pure": "pure", "prop (LPP)": "prop"}
-GAZEMEDSEG_WEIGHTS = (0.5, 1.0, 3.0, 5.0)
-
-# GradTrack Table 2 (truncation, TA location), Fig. 4(a) components, Fig. 4(b) tau sweep.
-GRADTRACK_TABLE2 = [
-    Experiment("Truncation w/o", "gradtrack", ("truncation=none",)),
-    Experiment("Truncation sequential", "gradtrack", ("truncation=sequential",)),
-    Experiment("TA Enc. + Dec.", "gradtrack", ("ta_location=both",)),
-    Experiment("TA Enc.", "gradtrack", ("ta_location=encoder",)),
-    Experiment("TA Dec. (GradTrack)", "gradtrack"),
-]
-GRADTRACK_COMPONENTS = (1, 2, 3, 4)
-GRADTRACK_TAUS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
-
-# Selective attention, Table 1 layout on Kvasir-SEG: data ratio x variant.
-SAN_RATIOS = (0.2, 0.3, 0.5, 0.7)
-SAN_VARIANTS = {"Backbone": "backbone", "+gaze*": "gaze_head", "+SAN*": "san_concat", "ours-gaze": "ours_gaze", "ours": "ours"}
-
-#: What ``quick`` keeps of each grid. The budget is 5 minutes per notebook on a 2-core AVX2 laptop
-#: CPU, where a quick run of 150 iterations took 19-34 s and a two-level GazeMedSeg run (300
-#: iterations, one network per level) 66-78 s (the committed quick records, train + evaluation).
-#: The kept points are the ends of each sweep and the paper's choice; ``paper`` and ``smoke`` run
-#: every point. ``laptop`` keeps the same points (its runs are ~10x longer than ``quick``'s).
+#: The profiles whose ablation grids keep only some points (each paper's ``TRIMMED_POINTS``): the ends
+#: of each sweep and the paper's choice. The budget is 5 minutes per notebook under ``quick`` on a
+#: 2-core laptop CPU; ``laptop`` keeps the same points (its runs are ~10x longer). ``paper`` and
+#: ``smoke`` run every point.
 TRIMMED = ("quick", "laptop")
-QUICK = {
-    "gazemedseg levels": (1, 2),
-    "gazemedseg consistency": ("no consistency", "prop (LPP)"),
-    "gazemedseg weights": (3.0,),
-    "gradtrack components": (1, 4),
-    "gradtrack taus": (0.05, 0.25, 0.5),
-    "san": {0.2: tuple(SAN_VARIANTS), 0.7: ("Backbone", "ours")},
-}
-
-
-def gazemedseg_ablations(dataset: str, profile: str) -> dict[str, list[Experiment]]:
-    """The three GazeMedSeg ablation grids (levels, consistency, weight) for ``profile``.
-
-    Levels use ``gaze.masks.levels_for`` (the authors' sets where they exist); the shared default (2 levels, ``prop``,
-    lambda 3) is one run that appears in all three grids."""
-    from gazelib.gaze.masks import levels_for
-
-    trimmed = profile in TRIMMED
-    counts = QUICK["gazemedseg levels"] if trimmed else GAZEMEDSEG_LEVEL_COUNTS
-    modes = QUICK["gazemedseg consistency"] if trimmed else tuple(GAZEMEDSEG_CONSISTENCY)
-    weights = QUICK["gazemedseg weights"] if trimmed else GAZEMEDSEG_WEIGHTS
-    return {
-        "levels": [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg",
-                              ("levels=" + ",".join(map(str, levels_for(dataset, n))),)) for n in counts],
-        "consistency": [Experiment(label, "gazemedseg", (f"cons_mode={GAZEMEDSEG_CONSISTENCY[label]}",))
-                        for label in modes],
-        "weight": [Experiment(f"λ = {w:g}", "gazemedseg", (f"cons_weight={w}",)) for w in weights],
-    }
-
-
-def gradtrack_ablations(profile: str) -> dict[str, list[Experiment]]:
-    """GradTrack's Table 2, Fig. 4(a) components and Fig. 4(b) tau sweep for ``profile``; the
-    default run (reverse truncation, TA in the decoder, #4, tau = 0.25) is shared by all three."""
-    trimmed = profile in TRIMMED
-    components = QUICK["gradtrack components"] if trimmed else GRADTRACK_COMPONENTS
-    taus = QUICK["gradtrack taus"] if trimmed else GRADTRACK_TAUS
-    return {
-        "table2": GRADTRACK_TABLE2,
-        "components": [Experiment(f"#{k}", "gradtrack", (f"components={k}",)) for k in components],
-        "tau": [Experiment(f"τ = {t:g}", "gradtrack", (f"tau={t}",)) for t in taus],
-    }
-
-
-def san_table(profile: str) -> list[Experiment]:
-    """Selective attention runs (ratio x variant) for ``profile``: every cell, or under ``quick``
-    and ``laptop`` every variant at the smallest ratio and the backbone against ours at a large one."""
-    cells = (QUICK["san"] if profile in TRIMMED
-             else {ratio: tuple(SAN_VARIANTS) for ratio in SAN_RATIOS})
-    return [Experiment(label, "san", (f"san_variant={SAN_VARIANTS[label]}", f"train_fraction={ratio}"))
-            for ratio, labels in cells.items() for label in labels]
-
-
-def san_cell(label: str, ratio: float) -> str:
-    """The row name of one cell of the selective-attention table: variant and data ratio."""
-    return f"{label} ({ratio:g})"
-
-
-def san_comparisons(ratios) -> dict[str, str]:
-    """Each selective-attention variant against the backbone at the same data ratio."""
-    return {san_cell(label, r): san_cell("Backbone", r) for r in ratios for label in SAN_VARIANTS if label != "Backbone"}
 
 
 def preset_for(profile: str, dataset: str) -> str:
@@ -144,7 +61,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     """Train every (experiment, seed) whose record does not exist yet; return one row per run.
 
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
-    so tables and figures can be rebuilt from the records alone (``train.find_record``: no data needed).
+    so tables and figures can be rebuilt from the records alone (``runs.find_record``: no data needed).
     ``retrain=True`` trains every run again (``train.train``; default ``GAZELIB_RETRAIN=1``).
     ``engine`` (``gazelib.engines``; default ``$GAZELIB_ENGINE`` or ``serial``) trains the runs without a
     record: ``local:N`` several at once, ``submitit`` one cluster job each; a run that fails there is
@@ -155,7 +72,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     from gazelib import engines
     from gazelib.config import make_config
     from gazelib.results import read_record
-    from gazelib.train import find_record
+    from gazelib.runs import find_record
     from gazelib.train import train as train_run
 
     engine = engines.check(engine or engines.default_engine())
@@ -209,6 +126,13 @@ def paper_values(dataset: str, table: str | None = None) -> pd.DataFrame:
     return values if table is None else values[values.table == table]
 
 
+def table1_claims() -> list:
+    """GradTrack Table 1 ordering: VAM < VAM_D-CRF < GazeMedSeg < GradTrack < U-Net < nnU-Net."""
+    from gazelib.summary import chain
+
+    return chain(list(TABLE1_ORDER), "GradTrack Table 1")
+
+
 def table1_comparisons() -> dict[str, str]:
     """Each Table 1 row against the row below it in the papers' ordering (``TABLE1_ORDER``)."""
     return dict(zip(TABLE1_ORDER[1:], TABLE1_ORDER[:-1]))
@@ -218,7 +142,7 @@ def default_label(grid: list[Experiment], dataset: str, profile: str) -> str:
     """The label of the grid's default run: the experiment whose config is the method's preset
     unchanged (the run shared by every grid of a notebook)."""
     from gazelib.config import make_config
-    from gazelib.train import config_key
+    from gazelib.runs import config_key
 
     preset = preset_for(profile, dataset)
     for exp in grid:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gazelib.gaze.masks import levels_for, pseudo_masks
+from gazelib.gazemedseg.pseudo_masks import levels_for, pseudo_masks
 
 
 def _resize(array: np.ndarray, size: int, mode: str, antialias: bool = False) -> np.ndarray:

@@ -7,9 +7,10 @@
 * ``scanpath_digest(dataset, id)``: the fixation rows of one image as parsed (x, y, durations, starts,
   size): editing another image's rows, or the file's formatting, changes nothing.
 * ``data_fingerprint(dataset, ids, gaze)``: all of that over a list of ids (run ids, tensor caches).
-* ``code_fingerprint()``: ``{source file: digest}`` of the code on the training path (methods,
-  losses, models, targets, trainer, gaze maps); run records keep it, and a reused record made by
-  other code is reported (``train.train``).
+* ``code_fingerprint()``: ``{source file: digest}`` of the code on the training path (each paper's
+  folder but its experiment grids, the shared networks, losses, gaze maps, targets, trainer,
+  evaluation, metrics); run records keep it, and a reused record made by other code is reported
+  (``runs.warn_if_other_code``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ import numpy as np
 
 PACKAGE = Path(__file__).resolve().parent
 #: The sources that decide what a training run computes (the config decides the rest).
-CODE_ON_TRAINING_PATH = ("methods/*.py", "models/*.py", "gaze/*.py", "losses.py", "targets.py", "train.py")
+CODE_ON_TRAINING_PATH = ("baselines/*.py", "gazemedseg/*.py", "gradtrack/*.py", "selective_attention/*.py",
+                         "gaze/cache.py", "gaze/heatmap.py", "methods.py", "networks.py", "losses.py", "targets.py",
+                         "device.py", "train.py", "evaluate.py", "metrics.py", "selection.py")
+#: Files in those folders that only list experiments or run commands.
+NOT_ON_TRAINING_PATH = ("experiments.py", "__init__.py")
 
 _FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -70,5 +75,6 @@ def data_fingerprint(dataset, ids, gaze: bool) -> str:
 
 def code_fingerprint() -> dict[str, str]:
     """``{path relative to the package: sha256[:12]}`` of ``CODE_ON_TRAINING_PATH``."""
-    files = sorted({p for pattern in CODE_ON_TRAINING_PATH for p in PACKAGE.glob(pattern)})
+    files = sorted({p for pattern in CODE_ON_TRAINING_PATH for p in PACKAGE.glob(pattern)
+                    if p.name not in NOT_ON_TRAINING_PATH})
     return {str(p.relative_to(PACKAGE)): file_digest(p)[:12] for p in files}

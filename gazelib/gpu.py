@@ -166,11 +166,11 @@ def prepare(profile: str, dataset: str, rows=None) -> None:
     from gazelib.experiments import TABLE1, preset_for
     from gazelib.methods import get_method
     from gazelib.targets import build_tensors
-    from gazelib.train import _resolve, select_ids
+    from gazelib.runs import resolve, select_ids
 
     for exp in [e for e in TABLE1 if rows is None or e.label in rows]:
         cfg = make_config(exp.method, dataset, preset_for(profile, dataset), list(exp.overrides))
-        method, data = _resolve(cfg, get_method(cfg.method), None)
+        method, data = resolve(cfg, get_method(cfg.method), None)
         train_ids, test_ids = select_ids(data, cfg)
         build_tensors(data, train_ids, cfg, ("image", *method.targets))
         build_tensors(data, test_ids, cfg, ("image", "mask"))

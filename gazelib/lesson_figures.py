@@ -12,7 +12,7 @@ from gazelib.plots import MAP_CMAP, show_mask
 from gazelib.results import qualitative_masks, read_record
 from gazelib.targets import IMAGENET_MEAN, IMAGENET_STD
 
-TARGET_TITLES = {"mask": "mask", "vam_soft": "soft VAM", "crf_soft": "soft CRF", "mask07": "CRF ≥ 0.7",
+TARGET_TITLES = {"mask": "mask", "vam_soft": "soft VAM", "crf_soft": "soft CRF", "conservative_mask": "CRF ≥ 0.7",
                  "gaze": "gaze target", "pseudo_masks": "level", "track": "track"}
 
 
@@ -106,8 +106,9 @@ def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
     """A trained GradTrack network on test images: each TA module's foreground prediction P_fg beside
     the track map it is taught by (first TA: G^50%, second: G^75%), and the final foreground
     probability beside G^100%. ``checkpoint``: the run's ``last.pt``."""
-    from gazelib.targets import TRACK_RATIOS, build_tensors
-    from gazelib.train import load_checkpoint
+    from gazelib.gradtrack.track_maps import RATIOS as TRACK_RATIOS
+    from gazelib.targets import build_tensors
+    from gazelib.evaluate import load_checkpoint
 
     model, _, cfg = load_checkpoint(checkpoint, device="cpu")
     ids = dataset.split()["test"][:n_images]

@@ -83,7 +83,7 @@ def _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device,
 def _device(device: str) -> dict:
     """The device the runs of ``device`` ("auto", "cpu", "cuda") land on: its type and name."""
     from gazelib.config import Config
-    from gazelib.train import device_name, resolve_device
+    from gazelib.device import device_name, resolve_device
 
     resolved = resolve_device(Config(device=device))
     return {"device_type": resolved.type, "device_name": device_name(resolved)}

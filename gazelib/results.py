@@ -42,7 +42,7 @@ class RunRecord:
     finished: str
     loss_history: list[list[float]] = field(default_factory=list)   # [iteration, loss]
     qualitative: dict[str, dict] = field(default_factory=dict)      # image id -> run-length predicted mask
-    precision: dict[str, Any] = field(default_factory=dict)         # train.precision: autocast, channels_last, compile
+    precision: dict[str, Any] = field(default_factory=dict)         # device.precision: autocast, channels_last, compile
     data_fingerprint: str = ""                                       # fingerprint.data_fingerprint of train + test data
     code: dict[str, str] = field(default_factory=dict)              # fingerprint.code_fingerprint: source -> digest
     selection: dict[str, Any] = field(default_factory=dict)         # which checkpoint was scored (train.selection_info)
@@ -111,7 +111,8 @@ def read_record(path: Path | str) -> RunRecord:
 
 
 def load_records(root: Path | None = None, **filters):
-    """One row per run: summary metrics (fractions), config fields, split, device, timings.
+    """One row per run: summary metrics (fractions), config fields, split, device, timings, record path;
+    ``summary.summarize(rows, group=...)`` aggregates them over seeds.
 
     ``filters`` select rows by column value, e.g. ``load_records(method="full", backbone="nnunet")``;
     an unknown column is an error.
@@ -123,7 +124,7 @@ def load_records(root: Path | None = None, **filters):
         rec = read_record(path)
         row = {k: tuple(v) if isinstance(v, list) else v for k, v in rec.config.items()}
         row.update(run_id=rec.run_id, method=rec.method, dataset=rec.dataset, seed=rec.seed,
-                   split_name=rec.split["name"], n_test=rec.split["n_test"], device_name=rec.device,
+                   split_name=rec.split["name"], n_test=rec.split["n_test"], device=rec.device, record=str(path),
                    git_revision=rec.git.get("revision"), wall_time_s=rec.wall_time_s,
                    train_images_per_s=rec.train_images_per_s, eval_images_per_s=rec.eval_images_per_s)
         row.update({m: rec.summary[f"{m}_mean"] for m in METRICS})
@@ -135,30 +136,6 @@ def load_records(root: Path | None = None, **filters):
                              else f"no run records under {runs_dir(root)}")
         df = df[df[key] == value]
     return df.reset_index(drop=True)
-
-
-def table(df, by=("method", "dataset")):
-    """Mean and std over seeds per group of ``by``: Dice/IoU in percent, HD95 in pixels.
-
-    A group holding the same seed twice (runs that differ in a column not in ``by``) is an error
-    rather than a silent average: add the differing column to ``by`` or filter first.
-    """
-    by = list(by)
-    rows = []
-    for key, group in df.groupby(by, sort=True, dropna=False):
-        duplicated = group["seed"][group["seed"].duplicated()].tolist()
-        if duplicated:
-            raise ValueError(f"group {dict(zip(by, key))} has several runs with seed(s) {duplicated}: "
-                             f"runs {group['run_id'].tolist()}; add the differing config key to `by`")
-        row = dict(zip(by, key))
-        row["seeds"] = len(group)
-        for metric in METRICS:
-            values = group[metric] * (100.0 if metric in PERCENT else 1.0)
-            row[f"{metric}_mean"] = float(values.mean())
-            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-        rows.append(row)
-    import pandas as pd
-    return pd.DataFrame(rows)
 
 
 #: Units of the summary columns (``summary.summarize``), shown in readable table headers.

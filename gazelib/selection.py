@@ -56,6 +56,6 @@ def record_entry(cfg, state: dict) -> dict:
 
 
 def mean_test_dice(evaluate, model, method, dataset, test_ids, cfg) -> float:
-    """Mean Dice of ``evaluate`` (``train.evaluate``) over the test ids."""
+    """Mean Dice of ``evaluate`` (``evaluate.evaluate``) over the test ids."""
     scores, _ = evaluate(model, method, dataset, test_ids, cfg)
     return float(np.mean([s["dice"] for s in scores.values()]))

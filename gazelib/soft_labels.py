@@ -58,7 +58,8 @@ def measure(run_id: str) -> dict[str, float | str]:
     """``fit_to_target`` on the training images of a finished run (its last checkpoint)."""
     from gazelib.data.datasets import load_dataset
     from gazelib.targets import build_tensors
-    from gazelib.train import checkpoint_path, load_checkpoint, predict_logits, select_ids
+    from gazelib.evaluate import load_checkpoint, predict_logits
+    from gazelib.runs import checkpoint_path, select_ids
 
     model, method, cfg = load_checkpoint(checkpoint_path(run_id), device="cpu")
     (target_name,) = method.targets

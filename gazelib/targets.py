@@ -2,22 +2,22 @@
 
 ``build_tensors(dataset, ids, cfg, names)`` returns ``{name: (N, C, S, S) tensor}`` for
 
-=================  ==================================================================================
-``image``          float32; Kvasir RGB ``(x/255 - ImageNet mean) / ImageNet std``; one-channel images
-                   (NCI-ISBI T2) per-image z-score ``(x - mean(x)) / std(x)`` (GUIDE section 3)
-``mask``           uint8 ground truth
-``vam_soft``       float32 VAM with values < 0.5 set to 0 (GradTrack's VAM baseline soft label)
-``crf_soft``       float32 VAM_D-CRF with values < 0.5 set to 0 (GradTrack's VAM_D-CRF baseline)
-``pseudo_masks``   uint8 (N, L, S, S), ``resized crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
-``mask07``         uint8, ``resized crf >= cfg.under_threshold`` (GradTrack's under-activation mask)
-``track``          float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 on the S x S grid (GTMG)
-``gaze``           float32 SAN target (Gaussian on fixations, ``gaze.san_target``) computed at S x S
-                   with sigma 10 px of a 224 input (scaled with S); methods area-pool it to their
-                   gaze-map resolution
-=================  ==================================================================================
+=====================  ==============================================================================
+``image``              float32; Kvasir RGB ``(x/255 - ImageNet mean) / ImageNet std``; one-channel images
+                       (NCI-ISBI T2) per-image z-score ``(x - mean(x)) / std(x)``
+``mask``               uint8 ground truth
+``vam_soft``           float32 VAM with values < 0.5 set to 0 (GradTrack's VAM baseline soft label)
+``crf_soft``           float32 VAM_D-CRF with values < 0.5 set to 0 (GradTrack's VAM_D-CRF baseline)
+``pseudo_masks``       uint8 (N, L, S, S), ``resized crf >= level`` for each of ``cfg.levels`` (GazeMedSeg)
+``conservative_mask``  uint8, ``resized crf >= cfg.under_threshold`` (GradTrack's under-activation mask)
+``track``              float32 (N, 3, S, S), track maps for ratios 0.5, 0.75, 1.0 on the S x S grid (GTMG)
+``gaze``               float32 SAN target (Gaussian on fixations, ``selective_attention.gaze_target``) computed at S x S
+                       with sigma 10 px of a 224 input (scaled with S); methods area-pool it to their
+                       gaze-map resolution
+=====================  ==============================================================================
 
 Resizing choices. Images and soft maps are resized bilinearly with antialiasing (area-like when
-shrinking). Pseudo-masks (``pseudo_masks``, ``mask07``) are made as the GazeMedSeg authors' data
+shrinking). Pseudo-masks (``pseudo_masks``, ``conservative_mask``) are made as the GazeMedSeg authors' data
 loader makes them: the SOFT CRF map (computed at the image's own resolution) is resized bilinearly
 without antialiasing (MONAI 1.1 ``Resized``, their pinned version) and thresholded afterwards
 (``crf >= level``); GradTrack's 0.7 mask is made the same way (its code is not public). Track maps
@@ -42,16 +42,16 @@ import torch.nn.functional as F
 
 from gazelib.config import Config
 from gazelib.fingerprint import data_fingerprint
+from gazelib.gradtrack.track_maps import RATIOS as TRACK_RATIOS
 from gazelib.paths import cache_root
+from gazelib.selective_attention.gaze_target import SIGMA_224 as SAN_SIGMA_224
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-TRACK_RATIOS = (0.5, 0.75, 1.0)
 SOFT_FLOOR = 0.5
-SAN_SIGMA_224 = 10.0   # SAN target: "a gaussian on the fixation points with kernel size 10" (224 input)
 CACHE_VERSION = 2   # bump when the way tensors are built changes (2: threshold after resizing; tracks on the grid)
 
-NAMES = ("image", "mask", "vam_soft", "crf_soft", "pseudo_masks", "mask07", "track", "gaze")
+NAMES = ("image", "mask", "vam_soft", "crf_soft", "pseudo_masks", "conservative_mask", "track", "gaze")
 GAZE_NAMES = frozenset(NAMES) - {"image", "mask"}
 
 
@@ -63,7 +63,7 @@ def _params(name: str, cfg: Config) -> dict[str, Any]:
         return {"san_sigma_224": SAN_SIGMA_224}
     if name == "pseudo_masks":
         return {"sigma": cfg.sigma, "levels": list(cfg.levels)}
-    if name == "mask07":
+    if name == "conservative_mask":
         return {"sigma": cfg.sigma, "under_threshold": cfg.under_threshold}
     if name == "track":
         return {"beta": cfg.beta, "tau": cfg.tau, "truncation": cfg.truncation, "track": cfg.track}
@@ -114,7 +114,7 @@ def _gaze_maps(dataset, kind: str, ids: list[str], **params) -> dict[str, np.nda
 
 def _thresholded(dataset, ids: list[str], cfg: Config, levels) -> torch.Tensor:
     """Resize the soft CRF map (bilinear, no antialiasing), then threshold: the authors' order."""
-    from gazelib.gaze.masks import pseudo_masks
+    from gazelib.gazemedseg.pseudo_masks import pseudo_masks
     maps = _gaze_maps(dataset, "crf", ids, sigma=cfg.sigma)
     resized = {i: _resize(maps[i][None], cfg.image_size, binary=False, antialias=False)[0].numpy() for i in ids}
     return torch.stack([torch.from_numpy(pseudo_masks(resized[i], levels)).to(torch.uint8) for i in ids])
@@ -138,7 +138,7 @@ def _build(dataset, ids: list[str], cfg: Config, name: str) -> torch.Tensor:
         return _soft(dataset, ids, cfg, "crf")
     if name == "pseudo_masks":
         return _thresholded(dataset, ids, cfg, cfg.levels)
-    if name == "mask07":
+    if name == "conservative_mask":
         return _thresholded(dataset, ids, cfg, (cfg.under_threshold,))
     if name == "track":
         maps = _gaze_maps(dataset, "track", ids, ratios=TRACK_RATIOS, beta=cfg.beta, tau=cfg.tau,

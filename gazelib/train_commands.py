@@ -44,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from gazelib.train import evaluate_checkpoint
+    from gazelib.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.run, device=args.device)
     if not args.scores:

@@ -47,11 +47,11 @@ import numpy as np
 import pandas as pd
 
 from gazelib.data.datasets import load_dataset
-from gazelib.gaze.crf import crf_refine, to_rgb_uint8
+from gazelib.gazemedseg.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import soft_vam, vam
-from gazelib.gaze.masks import UNDER_ACTIVATION, levels_for, pseudo_masks
-from gazelib.gaze.san_target import san_target
-from gazelib.gaze.track import track_map
+from gazelib.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.selective_attention.gaze_target import san_target
+from gazelib.gradtrack.track_maps import track_map
 from gazelib.gaze.cache import default_params
 from gazelib.gaze.quality import quality, write_quality
 from gazelib.paths import results_root
@@ -216,7 +216,7 @@ plt.show()
 # with $\beta$ = 10 (Kvasir) or 15 (NCI-ISBI) and field-of-view threshold $\tau$ = 0.25.
 # Our reading of "track" is the polyline through the fixations of $T^r$ (`track="points"` uses the
 # fixations alone), and $\beta$ is measured in pixels of the $224 \times 224$ training image, the
-# image the paper works on; both are switches of `gazelib.gaze.track.track_map`. $T^r$ keeps
+# image the paper works on; both are switches of `gazelib.gradtrack.track_maps.track_map`. $T^r$ keeps
 # $\lceil r\,n \rceil$ of the $n$ fixations (the paper gives no rounding rule).
 #
 # Eqs. 1-2 as code: the distance of every pixel centre to every segment of the track, the
@@ -251,7 +251,7 @@ for r in t["ratios"]:
     library = track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], t["truncation"], t["track"], tuple(t["grid"]))
     np.testing.assert_allclose(readable_track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], tuple(t["grid"])),
                                library, atol=1e-4, rtol=0)
-print(f"readable_track_map == gazelib.gaze.track.track_map on {case}, r = {t['ratios']}")
+print(f"readable_track_map == gazelib.gradtrack.track_maps.track_map on {case}, r = {t['ratios']}")
 
 # %%
 ratios = (0.5, 0.75, 1.0)
@@ -272,7 +272,7 @@ plt.show()
 #
 # The Selective Attention Network predicts the expert's gaze at 1/16 of the input resolution
 # and is trained with a binary cross-entropy against a Gaussian-on-fixations map at that
-# resolution (`gazelib.gaze.san_target.san_target`).
+# resolution (`gazelib.selective_attention.gaze_target.san_target`).
 
 # %%
 fig, axes = plt.subplots(1, n_examples, figsize=(4 * n_examples, 3.5))

@@ -24,7 +24,7 @@
 #   lesson 01 as a *soft* label, with values below 0.5 set to background (GradTrack, Table 1).
 #
 # Every run goes through the one trainer (`gazelib.train`); a method is a small registered
-# unit — network, training targets, loss — in `gazelib/methods/`. Runs whose records already
+# unit — network, training targets, loss — in `gazelib/baselines/` (and each paper's folder). Runs whose records already
 # exist are not trained again.
 
 # %% tags=["parameters"]
@@ -44,9 +44,8 @@ print(f"results: {use_results(results_dir)}")
 import matplotlib.pyplot as plt
 
 from gazelib.config import make_config
-from gazelib import claims
 from gazelib.differences import show_differences
-from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_comparisons
+from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_claims, table1_comparisons
 from gazelib.methods import get_method
 from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure
@@ -221,7 +220,7 @@ readable(pd.read_csv(soft_label_check)) if soft_label_check.exists() else print(
 # seeds; `supported` needs p < 0.05 in the paper's direction).
 
 # %%
-show_verdicts(claim_verdicts(runs, claims.table1()))
+show_verdicts(claim_verdicts(runs, table1_claims()))
 
 # %%
 show_differences("02")

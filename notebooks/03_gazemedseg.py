@@ -42,11 +42,11 @@ import pandas as pd
 import numpy as np
 import torch
 
-from gazelib import claims
 from gazelib.differences import show_differences
-from gazelib.experiments import against_default, gazemedseg_ablations, run_grid
-from gazelib.losses import consistency_loss
-from gazelib.models.lpp import local_pixel_propagation
+from gazelib.experiments import against_default, run_grid
+from gazelib.gazemedseg import experiments as gazemedseg_experiments
+from gazelib.gazemedseg.loss import consistency_loss
+from gazelib.gazemedseg.lpp import local_pixel_propagation
 from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
@@ -174,7 +174,7 @@ print(f"readable_consistency == consistency_loss on {len(levels)} training image
 # * how strong ($\lambda \in \{0.5, 1, 3, 5\}$).
 #
 # Under the `quick` profile the grid is smaller: 1 and 2 levels, no consistency against `prop`,
-# and $\lambda = 3$ alone (`experiments.QUICK`). One network per level, and GazeMedSeg's BCE-only
+# and $\lambda = 3$ alone (`gazemedseg/experiments.py`, `TRIMMED_POINTS`). One network per level, and GazeMedSeg's BCE-only
 # objective first sits at the all-background solution (Dice 0 after 200 iterations at this size),
 # so each quick run needs 300 iterations; the full grid would take about half an hour on a 2-core
 # laptop CPU. `paper` (and the CI's `smoke`) run all of it. `pure` is left out of `quick`: at this
@@ -182,7 +182,7 @@ print(f"readable_consistency == consistency_loss on {len(levels)} training image
 # recipe, and after 1000 with the paper's momentum 0.99; `results/quick_recipe/`).
 
 # %%
-grids = gazemedseg_ablations(dataset, profile)
+grids = gazemedseg_experiments.ablations(dataset, profile)
 results = {name: run_grid(grid, profile, dataset, seeds, device, train=train) for name, grid in grids.items()}
 
 # %% [markdown]
@@ -230,7 +230,7 @@ plt.show()
 
 # %%
 all_runs = pd.concat(results.values()).drop_duplicates(["label", "seed"])
-show_verdicts(claim_verdicts(all_runs, claims.gazemedseg(grids, dataset, profile)))
+show_verdicts(claim_verdicts(all_runs, gazemedseg_experiments.claims(grids, dataset, profile)))
 
 # %%
 show_differences("03")

@@ -42,11 +42,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from gazelib import claims
 from gazelib.differences import show_differences
-from gazelib.experiments import against_default, gradtrack_ablations, paper_dice, run_grid
-from gazelib.losses import gtmg_loss
-from gazelib.models.track_attention import TrackAttention
+from gazelib.experiments import against_default, paper_dice, run_grid
+from gazelib.gradtrack import experiments as gradtrack_experiments
+from gazelib.gradtrack.loss import gtmg_loss
+from gazelib.gradtrack.track_attention import TrackAttention
 from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
@@ -159,13 +159,13 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 #
 # Under the `quick` profile the two sweeps below keep their ends and the paper's choice
 # (components \#1 and \#4; $\tau \in \{0.05, 0.25, 0.5\}$), so that the notebook trains in about
-# five minutes on a 2-core laptop CPU (`experiments.QUICK`); `paper` runs every point.
+# five minutes on a 2-core laptop CPU (`gradtrack/experiments.py`, `TRIMMED_POINTS`); `paper` runs every point.
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test
 # images, and each row's paired Wilcoxon p-value against the default run (`vs`: GradTrack itself).
 
 # %%
-grids = gradtrack_ablations(profile)
+grids = gradtrack_experiments.ablations(profile)
 table2_runs = run_grid(grids["table2"], profile, dataset, seeds, device, train=train)
 table2 = summarize(table2_runs, compare=against_default(grids["table2"], dataset, profile),
                    paper=paper_dice(dataset, "Table 2"))
@@ -241,7 +241,7 @@ plt.show()
 
 # %%
 from gazelib.lesson_figures import ta_outputs
-from gazelib.train import checkpoint_path
+from gazelib.runs import checkpoint_path
 
 full_design = component_runs[component_runs.label == "#4"].run_id
 if full_design.empty or not checkpoint_path(full_design.iloc[0]).exists():
@@ -260,7 +260,7 @@ else:
 
 # %%
 all_runs = pd.concat([table2_runs, component_runs, tau_runs]).drop_duplicates(["label", "seed"])
-show_verdicts(claim_verdicts(all_runs, claims.gradtrack(grids, dataset, profile)))
+show_verdicts(claim_verdicts(all_runs, gradtrack_experiments.claims(grids, dataset, profile)))
 
 # %%
 show_differences("04")

@@ -45,12 +45,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gazelib import claims
 from gazelib.differences import show_differences
-from gazelib.experiments import SAN_VARIANTS, run_grid, san_cell, san_comparisons, san_table
+from gazelib.experiments import run_grid
+from gazelib.selective_attention import experiments as san_experiments
 from gazelib.losses import dice_loss
-from gazelib.models.san import AAB, SAN, SANSegNet, positional_encoding
-from gazelib.models.unet import BasicUNet
+from gazelib.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
+from gazelib.networks import BasicUNet
 from gazelib.results import readable, write_table
 from gazelib.plots import MAP_CMAP, add_colorbar, save_figure
 from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
@@ -102,7 +102,7 @@ def readable_gaze_loss(G_logits, G_gt):
 
 # %%
 from gazelib.data.datasets import load_dataset
-from gazelib.gaze.san_target import san_target
+from gazelib.selective_attention.gaze_target import san_target
 from gazelib.gaze.cache import default_params
 
 ds = load_dataset(dataset)
@@ -182,7 +182,7 @@ readable_aab = ReadableAAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
 readable_aab.load_state_dict(library_aab.state_dict())
 torch.testing.assert_close(readable_aab(E4, M2), library_aab(E4, M2))
 torch.testing.assert_close(positional_encoding((7, 7)), torch.stack(torch.meshgrid(torch.linspace(-1, 1, 7), torch.linspace(-1, 1, 7), indexing="ij")))
-print(f"ReadableAAB == gazelib.models.san.AAB on {case}")
+print(f"ReadableAAB == gazelib.selective_attention.network.AAB on {case}")
 
 # %% [markdown]
 # ## 3. Table 1 layout: data ratio × variant
@@ -198,7 +198,7 @@ print(f"ReadableAAB == gazelib.models.san.AAB on {case}")
 #
 # Under the `quick` profile (200 training images, 150 iterations) the table has two columns:
 # every variant at ratio 0.2, where the paper finds gaze helps most, and the backbone against
-# `ours` at 0.7 (`experiments.QUICK`); `paper` fills all twenty cells.
+# `ours` at 0.7 (`selective_attention/experiments.py`, `TRIMMED_CELLS`); `paper` fills all twenty cells.
 
 # %% [markdown]
 # Each cell (variant, ratio) is one row of the table below: Dice in percent, mean ± std over
@@ -206,18 +206,18 @@ print(f"ReadableAAB == gazelib.models.san.AAB on {case}")
 # backbone at the same ratio (`vs`); the pivot after it shows the means in the paper's layout.
 
 # %%
-runs = run_grid(san_table(profile), profile, dataset, seeds, device, train=train)
+runs = run_grid(san_experiments.table(profile), profile, dataset, seeds, device, train=train)
 runs["ratio"] = runs.train_fraction
-runs["cell"] = [san_cell(label, ratio) for label, ratio in zip(runs.label, runs.ratio)]
+runs["cell"] = [san_experiments.cell(label, ratio) for label, ratio in zip(runs.label, runs.ratio)]
 ratios = sorted(runs.ratio.unique())
-cells = summarize(runs, compare=san_comparisons(ratios), group="cell")
+cells = summarize(runs, compare=san_experiments.comparisons(ratios), group="cell")
 cell_of = runs.drop_duplicates("cell").set_index("cell")
 cells.insert(1, "label", cells.cell.map(cell_of.label))
 cells.insert(2, "ratio", cells.cell.map(cell_of.ratio))
-cells = cells.sort_values(["ratio", "label"], key=lambda c: c.map(list(SAN_VARIANTS).index) if c.name == "label" else c)
+cells = cells.sort_values(["ratio", "label"], key=lambda c: c.map(list(san_experiments.VARIANTS).index) if c.name == "label" else c)
 write_table(cells.drop(columns="cell"), f"05_selective_attention_{dataset}_{profile}")
 display(readable(cells.drop(columns="cell")))
-table = cells.pivot_table(index="label", columns="ratio", values="dice_mean").reindex(list(SAN_VARIANTS))
+table = cells.pivot_table(index="label", columns="ratio", values="dice_mean").reindex(list(san_experiments.VARIANTS))
 table.round(1)
 
 # %%
@@ -226,7 +226,7 @@ fig, ax = plt.subplots(figsize=(6.5, 4))
 for label, row in table.iterrows():
     ax.plot(row.index, row.values, marker="o", label=label)
     for ratio, value in row.dropna().items():   # significance against the backbone at this ratio
-        ax.annotate(significance.get(san_cell(label, ratio), ""), (ratio, value), xytext=(0, 5),
+        ax.annotate(significance.get(san_experiments.cell(label, ratio), ""), (ratio, value), xytext=(0, 5),
                     textcoords="offset points", ha="center", fontsize=7)
 ax.set_xlabel("fraction of the training split")
 ax.set_ylabel("Dice (%)")
@@ -265,7 +265,7 @@ plt.show()
 # seeds; `supported` needs p < 0.05 in the paper's direction):
 
 # %%
-show_verdicts(claim_verdicts(runs, claims.selective_attention(ratios), group="cell"))
+show_verdicts(claim_verdicts(runs, san_experiments.claims(ratios), group="cell"))
 
 # %% [markdown]
 # ## 4. What the SAN learned to look at (the paper's Fig. 3 idea)
@@ -276,7 +276,8 @@ show_verdicts(claim_verdicts(runs, claims.selective_attention(ratios), group="ce
 # %%
 from gazelib.data.datasets import load_dataset
 from gazelib.targets import build_tensors
-from gazelib.train import checkpoint_path, load_checkpoint
+from gazelib.evaluate import load_checkpoint
+from gazelib.runs import checkpoint_path
 
 ds = load_dataset(dataset)
 ours = runs[runs.label == "ours"].sort_values(["ratio", "seed"]).iloc[-1]

@@ -38,10 +38,9 @@ print(f"results: {use_results(results_dir)}")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gazelib import claims
 from gazelib.data.datasets import load_dataset
 from gazelib.differences import show_differences
-from gazelib.experiments import TABLE1, paper_dice, run_grid, table1_comparisons, table1_layout, update_readme
+from gazelib.experiments import TABLE1, paper_dice, run_grid, table1_claims, table1_comparisons, table1_layout, update_readme
 from gazelib.plots import label_points, save_figure, show_image, show_map, show_mask
 from gazelib.results import qualitative_masks, readable, write_table
 from gazelib.gaze.cache import gaze_maps
@@ -71,7 +70,7 @@ readable(table1)
 # averaged over seeds; `supported` needs p < 0.05 in the paper's direction):
 
 # %%
-verdicts = claim_verdicts(runs, claims.table1())
+verdicts = claim_verdicts(runs, table1_claims())
 show_verdicts(verdicts)
 
 # %% [markdown]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gazelib import bench, train
+from gazelib import bench
+from gazelib.device import cpu_has_native_bf16
 from gazelib.config import make_config
 
 
@@ -35,7 +36,7 @@ def test_bench_cli_writes_a_record(tmp_path, capsys):
         assert row["train_images_per_s"] == pytest.approx(row["batch_size"] / row["step_s"])
     vam = record["rows"][0]
     assert vam["eval_images_per_s"] > 0 and vam["image_size"] == 64
-    assert vam["amp"] is train.cpu_has_native_bf16()   # bf16 only where the CPU computes it natively
+    assert vam["amp"] is cpu_has_native_bf16()   # bf16 only where the CPU computes it natively
     ref = record["reference"][0]
     assert ref["speedup_fast_over_reference"] == pytest.approx(
         record["rows"][1]["train_images_per_s"] / ref["train_images_per_s"])
@@ -55,9 +56,9 @@ def test_unknown_method_is_an_error():
 
 def test_synthetic_data_has_the_trainer_shapes_and_dtypes():
     cfg = make_config("gradtrack", "kvasir", "smoke")
-    data = bench.synthetic_data(("mask07", "track"), cfg, 3, torch.device("cpu"))
+    data = bench.synthetic_data(("conservative_mask", "track"), cfg, 3, torch.device("cpu"))
     assert data["image"].shape == (3, 3, 64, 64) and data["image"].dtype == torch.float32
-    assert data["mask07"].dtype == torch.uint8 and set(data["mask07"].unique().tolist()) == {0, 1}
+    assert data["conservative_mask"].dtype == torch.uint8 and set(data["conservative_mask"].unique().tolist()) == {0, 1}
     assert data["track"].shape == (3, 3, 64, 64) and data["track"].dtype == torch.float32
     cfg = make_config("gazemedseg", "kvasir", "smoke")
     assert bench.synthetic_data(("pseudo_masks",), cfg, 2, torch.device("cpu"))["pseudo_masks"].shape == (2, 2, 64, 64)

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from gazelib import train
+from gazelib.device import cpu_has_native_bf16
 from gazelib.config import make_config
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,6 +62,6 @@ def test_dice_fast_vs_plain_trains_both_paths_per_seed():
                                               "test_limit": None, "device": "cpu"})
     runs = {(r["path"], r["seed"]): r for r in out["runs"]}
     assert set(runs) == {("fast", 0), ("fast", 1), ("plain", 0), ("plain", 1)}
-    assert runs["fast", 0]["amp"] is train.cpu_has_native_bf16() and not runs["plain", 0]["amp"] and not runs["plain", 0]["channels_last"]
+    assert runs["fast", 0]["amp"] is cpu_has_native_bf16() and not runs["plain", 0]["amp"] and not runs["plain", 0]["channels_last"]
     assert runs["fast", 0]["run_id"] != runs["plain", 0]["run_id"]
     assert out["plain"]["dice_mean"] == (runs["plain", 0]["dice_mean"] + runs["plain", 1]["dice_mean"]) / 2

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazelib.data.fixations import FixationError, check_coverage, read_fixations, summarize
+from gazelib.data.fixations import FixationError, check_coverage, fixation_statistics, read_fixations
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gaze_two_images.csv"
 LINES = FIXTURE.read_text().splitlines()
@@ -37,7 +37,7 @@ def test_good_file_is_read_in_index_order():
 
 
 def test_summary_hand_computed():
-    out = summarize(read_fixations(FIXTURE))
+    out = fixation_statistics(read_fixations(FIXTURE))
     assert out["images"] == 2 and out["fixations"] == 5
     assert out["fixations_per_image"] == {"min": 2, "median": 2.5, "max": 3}
     assert out["duration_ms"]["total"] == 545.0

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gazelib import experiments
+from gazelib.gazemedseg import experiments as gazemedseg_experiments
+from gazelib.gradtrack import experiments as gradtrack_experiments
+from gazelib.selective_attention import experiments as san_experiments
 from gazelib.config import make_config
-from gazelib.train import config_key
+from gazelib.runs import config_key
 
 
 def _ids(grid, profile, dataset="kvasir"):
@@ -15,14 +18,14 @@ def _ids(grid, profile, dataset="kvasir"):
 
 
 def test_paper_grids_are_the_papers():
-    gms = experiments.gazemedseg_ablations("kvasir", "paper")
+    gms = gazemedseg_experiments.ablations("kvasir", "paper")
     assert [e.label for e in gms["levels"]] == ["1 level", "2 levels", "3 levels", "4 levels", "5 levels"]
     assert [e.label for e in gms["consistency"]] == ["no consistency", "pure", "prop (LPP)"]
     assert [e.label for e in gms["weight"]] == ["λ = 0.5", "λ = 1", "λ = 3", "λ = 5"]
-    gt = experiments.gradtrack_ablations("paper")
+    gt = gradtrack_experiments.ablations("paper")
     assert [e.label for e in gt["tau"]] == [f"τ = {t:g}" for t in (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)]
     assert [e.label for e in gt["components"]] == ["#1", "#2", "#3", "#4"]
-    san = experiments.san_table("paper")
+    san = san_experiments.table("paper")
     cells = {(e.label, e.overrides[1]) for e in san}
     assert len(san) == len(cells) == 20
     assert ("ours", "train_fraction=0.3") in cells
@@ -30,8 +33,8 @@ def test_paper_grids_are_the_papers():
 
 @pytest.mark.parametrize("name", ["levels", "consistency", "weight"])
 def test_quick_gazemedseg_grid_is_a_subset_with_the_default(name):
-    quick = _ids(experiments.gazemedseg_ablations("kvasir", "quick")[name], "quick")
-    paper = experiments.gazemedseg_ablations("kvasir", "paper")[name]
+    quick = _ids(gazemedseg_experiments.ablations("kvasir", "quick")[name], "quick")
+    paper = gazemedseg_experiments.ablations("kvasir", "paper")[name]
     assert set(quick) < {e.label for e in paper}
     default = config_key(make_config("gazemedseg", "kvasir", "quick"))
     assert default in quick.values()   # the Table 1 run is one point of every grid
@@ -39,25 +42,25 @@ def test_quick_gazemedseg_grid_is_a_subset_with_the_default(name):
 
 @pytest.mark.parametrize("name", ["table2", "components", "tau"])
 def test_quick_gradtrack_grids_share_the_table1_run(name):
-    quick = _ids(experiments.gradtrack_ablations("quick")[name], "quick")
-    assert set(quick) <= {e.label for e in experiments.gradtrack_ablations("paper")[name]}
+    quick = _ids(gradtrack_experiments.ablations("quick")[name], "quick")
+    assert set(quick) <= {e.label for e in gradtrack_experiments.ablations("paper")[name]}
     assert config_key(make_config("gradtrack", "kvasir", "quick")) in quick.values()
 
 
 def test_quick_san_table_keeps_both_ends():
-    quick = experiments.san_table("quick")
+    quick = san_experiments.table("quick")
     cells = {(e.label, e.overrides[1]) for e in quick}
-    assert cells <= {(e.label, e.overrides[1]) for e in experiments.san_table("paper")}
-    assert {label for label, ratio in cells if ratio == "train_fraction=0.2"} == set(experiments.SAN_VARIANTS)
+    assert cells <= {(e.label, e.overrides[1]) for e in san_experiments.table("paper")}
+    assert {label for label, ratio in cells if ratio == "train_fraction=0.2"} == set(san_experiments.VARIANTS)
     assert {("Backbone", "train_fraction=0.7"), ("ours", "train_fraction=0.7")} <= cells
 
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_each_ablation_is_compared_with_its_grids_default(profile):
-    gms = experiments.gazemedseg_ablations("kvasir", profile)
+    gms = gazemedseg_experiments.ablations("kvasir", profile)
     assert [experiments.default_label(gms[n], "kvasir", profile) for n in ("levels", "consistency", "weight")] == [
         "2 levels", "prop (LPP)", "λ = 3"]
-    gt = experiments.gradtrack_ablations(profile)
+    gt = gradtrack_experiments.ablations(profile)
     assert experiments.against_default(gt["table2"], "kvasir", profile) == {
         label: "TA Dec. (GradTrack)" for label in ("Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.")}
     assert experiments.default_label(gt["tau"], "kvasir", profile) == "τ = 0.25"
@@ -68,7 +71,7 @@ def test_table1_rows_are_compared_with_the_next_weaker_row():
     assert experiments.table1_comparisons() == {"VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF", "GradTrack": "GazeMedSeg",
                                                 "U-Net": "GradTrack", "nnU-Net": "U-Net"}
     assert set(experiments.TABLE1_ORDER) == {e.label for e in experiments.TABLE1}
-    assert experiments.san_comparisons([0.2])["ours (0.2)"] == "Backbone (0.2)"
+    assert san_experiments.comparisons([0.2])["ours (0.2)"] == "Backbone (0.2)"
 
 
 def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):

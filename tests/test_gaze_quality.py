@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from gazelib.gaze import commands
-from gazelib.gaze.quality import NciIsbiLabels, binary_scores, image_quality, summarize
+from gazelib.data.nci_isbi import NciIsbiLabels
+from gazelib.gaze.quality import binary_scores, image_quality, quality_summary
 
 
 def test_binary_scores_by_hand():
@@ -32,7 +33,7 @@ def test_image_quality_thresholds_and_track_coverage():
     assert row["crf>=0.7 recall"] == pytest.approx(2 / 4)
     assert row["track50 coverage"] == pytest.approx(0.5) and row["track50 inside"] == pytest.approx(1.0)
     assert row["track100 coverage"] == pytest.approx(1.0) and row["track100 inside"] == pytest.approx(4 / 6)
-    assert summarize(__import__("pandas").DataFrame([row, row])).loc["track100 inside", "mean"] == pytest.approx(4 / 6)
+    assert quality_summary(__import__("pandas").DataFrame([row, row])).loc["track100 inside", "mean"] == pytest.approx(4 / 6)
 
 
 def test_nci_isbi_masks_come_from_the_transposed_label_slice(mirror):

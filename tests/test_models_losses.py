@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
-from gazelib.losses import bce_with_logits, consistency_loss, dice_loss, fg_logit, gtmg_loss
+from gazelib.gazemedseg.loss import consistency_loss
+from gazelib.gradtrack.loss import gtmg_loss
+from gazelib.losses import bce_with_logits, dice_loss, fg_logit
 
 
 def test_dice_hand_computed():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gazelib.config import Config
-from gazelib.losses import consistency_loss
+from gazelib.gazemedseg.loss import consistency_loss
 from gazelib.methods import get_method, known_methods
 
 SLIM = (16, 32, 64, 128, 256)
@@ -13,7 +13,7 @@ def batch_for(targets, levels=2):
     g = torch.Generator().manual_seed(0)
     mask = (torch.rand(2, 1, 64, 64, generator=g) > 0.5).float()
     make = {
-        "mask": mask, "mask07": mask,
+        "mask": mask, "conservative_mask": mask,
         "vam_soft": torch.rand(2, 1, 64, 64, generator=g), "crf_soft": torch.rand(2, 1, 64, 64, generator=g),
         "pseudo_masks": (torch.rand(2, levels, 64, 64, generator=g) > 0.5).float(),
         "track": torch.rand(2, 3, 64, 64, generator=g) * (torch.rand(2, 3, 64, 64, generator=g) > 0.5),

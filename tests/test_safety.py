@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from gazelib import train
+from gazelib import runs
+from gazelib import evaluate
 from gazelib.config import config_from_dict, make_config
 from tests.test_train_trainer import Disks, Tiny, rid, run, tiny_cfg
 
@@ -29,12 +31,12 @@ def _crafted_checkpoint(path):
 def test_crafted_checkpoint_is_refused_by_resume_and_eval(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = tiny_cfg()
-    ckpt = train.checkpoint_path(rid(cfg))
+    ckpt = runs.checkpoint_path(rid(cfg))
     _crafted_checkpoint(ckpt)
     with pytest.raises(ValueError, match="not a readable gazelib checkpoint"):
         run(cfg)
     with pytest.raises(ValueError, match=str(ckpt.name)):
-        train.evaluate_checkpoint(str(ckpt), method=Tiny(), dataset=Disks())
+        evaluate.evaluate_checkpoint(str(ckpt), method=Tiny(), dataset=Disks())
     assert not (tmp_path / "PWNED_BY_CHECKPOINT").exists()
 
 
@@ -75,7 +77,7 @@ def test_non_finite_loss_stops_without_record_or_checkpoint():
     with pytest.raises(train.NonFiniteError, match="diverged"):
         train.train(cfg, progress=False, method=Exploding(), dataset=Disks())
     from gazelib import results
-    assert not train.checkpoint_path(rid(cfg)).exists() and not results.record_path(rid(cfg)).exists()
+    assert not runs.checkpoint_path(rid(cfg)).exists() and not results.record_path(rid(cfg)).exists()
 
 
 # --- 4. inputs are checked on load ---------------------------------------------------------------
@@ -187,7 +189,7 @@ def test_changed_mask_changes_the_run_id_and_the_tensor_cache():
     edited = targets.build_tensors(_EditedDisks(), ids, cfg, ("mask",))["mask"]
     assert clean[3].sum() > 0 and edited[3].sum() == 0   # not served from the clean cache
     assert targets.build_tensors(Disks(), ids, cfg, ("mask",))["mask"].equal(clean)
-    assert rid(cfg) != train.resolve_run_id(cfg, method=Tiny(), dataset=_EditedDisks())
+    assert rid(cfg) != runs.resolve_run_id(cfg, method=Tiny(), dataset=_EditedDisks())
 
 
 def test_mirrored_fixations_are_recomputed_by_the_gaze_cache():
@@ -225,7 +227,7 @@ def test_record_from_other_code_warns_and_retrain_replaces_it(monkeypatch):
     stored = json.loads(path.read_text())
     stored["code"]["losses.py"] = "000000000000"
     path.write_text(json.dumps(stored))
-    with pytest.warns(train.CodeChangedWarning, match=r"different code \(losses.py differ.*--retrain"):
+    with pytest.warns(runs.CodeChangedWarning, match=r"different code \(losses.py differ.*--retrain"):
         assert run(cfg) == path
     monkeypatch.setenv("GAZELIB_RETRAIN", "1")   # what `gazelib reproduce --retrain` sets
     assert run(cfg) == path and results.read_record(path).code["losses.py"] != "000000000000"

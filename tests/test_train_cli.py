@@ -12,9 +12,9 @@ from tests.test_train_trainer import Disks, Tiny
 @pytest.fixture
 def cli(monkeypatch):
     from gazelib.data import datasets
-    from gazelib.methods import base
+    from gazelib import methods
 
-    monkeypatch.setitem(base._REGISTRY, "tiny", Tiny())
+    monkeypatch.setitem(methods._REGISTRY, "tiny", Tiny())
     monkeypatch.setattr(datasets, "load_dataset", lambda name, root=None: Disks())
     parser = argparse.ArgumentParser(prog="gazelib")
     add_commands(parser.add_subparsers(dest="command", required=True))

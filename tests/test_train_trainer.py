@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gazelib import results, targets, train
+from gazelib import evaluate, results, runs, summary, targets, train
 from gazelib.config import make_config
 
 
@@ -70,11 +70,11 @@ def run(cfg, **kw):
 
 
 def rid(cfg):
-    return train.resolve_run_id(cfg, method=Tiny(), dataset=Disks())
+    return runs.resolve_run_id(cfg, method=Tiny(), dataset=Disks())
 
 
 def weights(cfg):
-    return torch.load(train.checkpoint_path(rid(cfg)), weights_only=False)["model"]
+    return torch.load(runs.checkpoint_path(rid(cfg)), weights_only=False)["model"]
 
 
 def test_record_contents_and_skip(tmp_path):
@@ -105,7 +105,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     whole = results.read_record(run(cfg))
     whole_weights = weights(cfg)
     monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "interrupted"))
-    assert run(cfg, stop_after=3) == train.checkpoint_path(rid(cfg))   # mid-epoch, off the 2-step grid
+    assert run(cfg, stop_after=3) == runs.checkpoint_path(rid(cfg))   # mid-epoch, off the 2-step grid
     assert not results.record_path(rid(cfg)).exists()
     resumed = results.read_record(run(cfg))
     for name, tensor in whole_weights.items():
@@ -116,7 +116,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
 def test_checkpoint_with_other_config_is_an_error():
     cfg = tiny_cfg()
     run(cfg, stop_after=2)
-    path = train.checkpoint_path(rid(cfg))
+    path = runs.checkpoint_path(rid(cfg))
     saved = torch.load(path, weights_only=False)
     saved["config"]["lr"] = 0.5
     torch.save(saved, path)
@@ -128,14 +128,14 @@ def test_records_to_table_over_two_seeds(tmp_path):
     recs = [results.read_record(run(tiny_cfg(seed=s))) for s in (0, 1)]
     df = results.load_records(method="tiny")
     assert len(df) == 2 and set(df["seed"]) == {0, 1}
-    tab = results.table(df, by=["method", "dataset"])
+    tab = summary.summarize(df, group="method")
     dice = [100 * r.summary["dice_mean"] for r in recs]
     assert tab.loc[0, "seeds"] == 2
     assert tab.loc[0, "dice_mean"] == pytest.approx(np.mean(dice))
     assert tab.loc[0, "dice_std"] == pytest.approx(np.std(dice, ddof=1))
-    csv, md = results.write_table(tab, "tiny")
-    assert csv.read_text().startswith("method,dataset,seeds,dice_mean")
-    assert md.read_text().splitlines()[2].startswith(f"| tiny | kvasir | 2 | {np.mean(dice):.1f} |")   # one decimal
+    csv, md = results.write_table(tab[["method", "seeds", "dice_mean"]], "tiny")
+    assert csv.read_text().startswith("method,seeds,dice_mean")
+    assert md.read_text().splitlines()[2].startswith(f"| tiny | 2 | {np.mean(dice):.1f} |")   # one decimal
     with pytest.raises(ValueError, match="unknown filter 'nope'"):
         results.load_records(nope=1)
 
@@ -144,14 +144,15 @@ def test_table_refuses_duplicate_seeds():
     run(tiny_cfg())
     run(tiny_cfg(lr=0.05))
     with pytest.raises(ValueError, match="several runs with seed"):
-        results.table(results.load_records(), by=["method"])
-    assert len(results.table(results.load_records(), by=["method", "lr"])) == 2
+        summary.summarize(results.load_records(), group="method")
+    rows = results.load_records()
+    assert len(summary.summarize(rows.assign(row=rows.method + " lr " + rows.lr.astype(str)), group="row")) == 2
 
 
 def test_evaluate_checkpoint_reproduces_record():
     cfg = tiny_cfg()
     rec = results.read_record(run(cfg))
-    again = train.evaluate_checkpoint(rec.run_id, method=Tiny(), dataset=Disks())
+    again = evaluate.evaluate_checkpoint(rec.run_id, method=Tiny(), dataset=Disks())
     assert again["scores"] == rec.scores
 
 
@@ -211,13 +212,13 @@ def test_soft_crf_is_resized_then_thresholded(monkeypatch):
 
     monkeypatch.setattr(targets, "_gaze_maps", fake)
     cfg = tiny_cfg(image_size=4, features=(4, 4, 4), levels=(0.5, 0.3), under_threshold=0.7)
-    built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "mask07", "crf_soft"))
+    built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "conservative_mask", "crf_soft"))
 
     def rows(*on):
         return np.repeat(np.array(on)[:, None], 4, axis=1).tolist()
 
     assert built["pseudo_masks"][0].numpy().tolist() == [rows(0, 0, 1, 1), rows(0, 1, 1, 1)]
-    assert built["mask07"][0, 0].numpy().tolist() == rows(0, 0, 0, 1)   # thresholding first would give 0, 0, 1, 1
+    assert built["conservative_mask"][0, 0].numpy().tolist() == rows(0, 0, 0, 1)   # thresholding first would give 0, 0, 1, 1
     soft = built["crf_soft"][0, 0].numpy()   # values < 0.5 zeroed at the original resolution, then resized
     assert soft[0].tolist() == [0, 0, 0, 0] and soft[3, 3] == pytest.approx(0.8)
     assert calls[0] == ("crf", {"sigma": 70.0})
@@ -232,7 +233,7 @@ def test_learns_the_easy_task_end_to_end():
 def test_train_fraction_is_a_fraction_of_the_limited_pool_and_subsets_nest():
     data = Disks(40)
     data.split = lambda name="default": {"train": data.ids[:30], "test": data.ids[30:]}
-    pick = {(f, limit): train.select_ids(data, tiny_cfg(train_fraction=f, train_limit=limit))[0]
+    pick = {(f, limit): runs.select_ids(data, tiny_cfg(train_fraction=f, train_limit=limit))[0]
             for f in (0.2, 0.5, 1.0) for limit in (None, 10)}
     assert [len(pick[f, None]) for f in (0.2, 0.5, 1.0)] == [6, 15, 30]
     assert [len(pick[f, 10]) for f in (0.2, 0.5, 1.0)] == [2, 5, 10]    # 0.2 of the 10-image pool, not min(6, 10)
@@ -251,7 +252,7 @@ def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monk
     assert history[12] == pytest.approx(final.summary["dice_mean"])   # evaluation does not disturb training
     assert chosen["iteration"] == max(history, key=lambda k: (history[k], -k))   # first best
     assert best.summary["dice_mean"] == pytest.approx(max(history.values()))   # the scored model is that one
-    again = train.evaluate_checkpoint(best.run_id, method=Tiny(), dataset=Disks())
+    again = evaluate.evaluate_checkpoint(best.run_id, method=Tiny(), dataset=Disks())
     assert again["summary"]["dice_mean"] == pytest.approx(best.summary["dice_mean"])   # `gazelib eval` agrees
     # resumed halfway (after a test evaluation): the same choice
     monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "resumed"))

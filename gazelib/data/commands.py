@@ -65,7 +65,7 @@ def _verify(args) -> int:
 def _check_gaze(args) -> int:
     from PIL import Image
 
-    from gazelib.data.fixations import FixationError, check_coverage, index_gaps, read_fixations, summarize
+    from gazelib.data.fixations import FixationError, check_coverage, fixation_statistics, index_gaps, read_fixations
 
     sizes = None
     if args.images is not None:
@@ -86,7 +86,7 @@ def _check_gaze(args) -> int:
         print(f"warning: {args.file}: CURRENT_FIX_INDEX skips numbers (dropped fixations?) in {len(gaps)} "
               f"image(s): {listed}{' ...' if len(gaps) > 5 else ''}")
     print(f"{args.file}: OK")
-    for key, value in summarize(scanpaths).items():
+    for key, value in fixation_statistics(scanpaths).items():
         print(f"  {key}: {value}")
     return 0
 

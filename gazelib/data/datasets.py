@@ -1,7 +1,6 @@
 """The :class:`Dataset` contract (docs/ARCHITECTURE.md) and ``load_dataset``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -13,15 +12,12 @@ from gazelib.data.fixations import Scanpath, read_fixations
 NAMES = ("kvasir", "nci_isbi")
 
 
+#: Image channels per data set: Kvasir-SEG RGB, NCI-ISBI T2 (each Dataset class's ``in_channels``).
+IN_CHANNELS = {"kvasir": 3, "nci_isbi": 1}
+
+
 class DataMissingError(FileNotFoundError):
     """Data files are not where they should be (the message says how to get them)."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    id: str
-    image: np.ndarray
-    mask: np.ndarray
 
 
 class Dataset:
@@ -44,9 +40,6 @@ class Dataset:
     def image_sizes(self) -> dict[str, tuple[int, int]]:
         """``{id: (height, width)}`` read from file headers (no decoding)."""
         raise NotImplementedError
-
-    def sample(self, id: str) -> Sample:
-        return Sample(id, self.image(id), self.mask(id))
 
     @cached_property
     def scanpaths(self) -> dict[str, Scanpath]:
@@ -110,3 +103,16 @@ def load_dataset(name: str, root=None) -> Dataset:
         from gazelib.data.nci_isbi import NciIsbiDataset
         return NciIsbiDataset(root)
     raise ValueError(f"unknown data set {name!r}: choose one of {NAMES}")
+
+
+def open_dataset(name: str, root=None):
+    """``load_dataset(name, root)``; for NCI-ISBI without prepared slices, the labels-only ``NciIsbiLabels``."""
+    from gazelib.data.nci_isbi import NciIsbiLabels
+    from gazelib.paths import data_root
+
+    try:
+        return load_dataset(name, root)
+    except DataMissingError:
+        if name != "nci_isbi":
+            raise
+        return NciIsbiLabels(root if root is not None else data_root())

@@ -223,7 +223,7 @@ def check_coverage(scanpaths: dict[str, Scanpath], image_ids, fixation_file) -> 
         raise FixationError(fixation_file, [(None, "IMAGE", f"image {i!r} has no fixation") for i in missing])
 
 
-def summarize(scanpaths: dict[str, Scanpath]) -> dict:
+def fixation_statistics(scanpaths: dict[str, Scanpath]) -> dict:
     """Counts and durations of a fixation file, for printing and sanity checks."""
     if not scanpaths:
         return {"images": 0, "fixations": 0}

@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from gazelib.data import splits
-from gazelib.data.datasets import Dataset, DataMissingError, check_shapes, decode
+from gazelib.data.datasets import IN_CHANNELS, Dataset, DataMissingError, check_shapes, decode
+from gazelib.data.fixations import read_fixations
 
 PREPARED = Path("nci-isbi") / "prepared"
 SPLIT_FOLDERS = ("train", "test", "leaderboard")   # label folder name (lower case) contains one of these
@@ -181,7 +182,7 @@ class NciIsbiDataset(Dataset):
     have gaze (789 slices of 59 cases; ProstateDx-01-0055 is labelled but has no gaze), test = the test
     slices. ``"labelled"``: every labelled training slice. ``"fold{k}of{K}"``: k-fold by case over all ids."""
     name = "nci_isbi"
-    in_channels = 1
+    in_channels = IN_CHANNELS["nci_isbi"]
 
     def __init__(self, root):
         super().__init__(root)
@@ -229,3 +230,36 @@ class NciIsbiDataset(Dataset):
         if splits.FOLD.fullmatch(name):
             return splits.split(self.name, name, self.ids, group=self.case)
         raise ValueError(f"unknown split {name!r} for nci_isbi: use 'default', 'labelled' or 'fold<k>of<K>'")
+
+
+class NciIsbiLabels:
+    """NCI-ISBI gaze slices with masks from the NRRD labels (the T2 images are not needed, nor here).
+
+    ``mask(id)`` = ``volume[:, :, k-1].T > 0`` of the case's label file (``gazelib.data.nci_isbi``);
+    scanpaths from the GazeMedSeg fixation file. ``image`` raises: no CRF without images.
+    """
+    name = "nci_isbi"
+    has_images = False
+
+    def __init__(self, root):
+        root = Path(root)
+        self.labels_dir = root / "nci-isbi" / "labels"
+        self.fixation_file = root / "gazemedseg" / "nci-isbi_fixation.csv"
+        self.scanpaths = read_fixations(self.fixation_file)
+        self.ids = sorted(self.scanpaths)
+        self._volumes: dict[str, np.ndarray] = {}
+
+    def scanpath(self, id: str):
+        return self.scanpaths[id]
+
+    def mask(self, id: str) -> np.ndarray:
+        case, k = id.rsplit("_", 1)
+        if case not in self._volumes:
+            files = sorted(self.labels_dir.glob(f"{case}*.nrrd"))
+            if not files:
+                raise FileNotFoundError(f"no label file for case {case!r} (id {id!r}) in {self.labels_dir}")
+            self._volumes = {case: read_label(files[0])[0]}   # ids are sorted: one case at a time
+        return self._volumes[case][:, :, int(k) - 1].T > 0
+
+    def image(self, id: str):
+        raise FileNotFoundError(f"NCI-ISBI T2 images are not available here (id {id!r}); only labels")

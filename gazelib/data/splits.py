@@ -57,17 +57,3 @@ def split(dataset: str, name: str, ids, group=None) -> dict[str, list[str]]:
     if unknown:
         raise ValueError(f"{path} names {len(unknown)} ids not in the {dataset} data, e.g. {unknown[:3]}")
     return {"train": record["train"], "test": record["test"]}
-
-
-def write_split(dataset: str, ids, n_test: int, seed: int = 0, directory: Path = SPLITS_DIR) -> Path:
-    """Make and write ``<directory>/<dataset>.json`` with a record of how it was made."""
-    record = {
-        "dataset": dataset,
-        "made_by": f"gazelib.data.splits.make_split(sorted ids, n_test={n_test}, seed={seed}): "
-                   "test = first n_test of numpy.random.default_rng(seed).permutation(len(ids))",
-        "seed": seed, "n_train": len(ids) - n_test, "n_test": n_test,
-        **make_split(ids, n_test, seed),
-    }
-    path = Path(directory) / f"{dataset}.json"
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path

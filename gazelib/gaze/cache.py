@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gazelib.gaze import crf, heatmap, san_target, track
+from gazelib.gaze import heatmap
+from gazelib.gazemedseg import crf
+from gazelib.gradtrack import track_maps as track
+from gazelib.selective_attention import gaze_target as san_target
 
 KINDS = ("vam", "crf", "track", "san")
 QUANT = 65535
-_SIGMA = {"kvasir": 70.0, "nci_isbi": 50.0}   # VAM Gaussian on the 768 canvas (authors' notebooks)
-_BETA = {"kvasir": 10.0, "nci_isbi": 15.0}    # GradTrack distance decay, pixels of the 224 grid
 # CRF at half size (sxy scaled with it): 4x faster; over all 1000 Kvasir images no mean score of
 # crf > 0.5 or of any level (0.3, 0.5, 0.7) moves by more than 0.0014 against the authors' full size
 # (results/quality/compare_kvasir_crf-scale1_vs_kvasir.md). Pass scale=1.0 for the exact setting.
@@ -41,17 +42,16 @@ _DEFLATE = {"track"}
 
 
 def default_params(dataset_name: str, kind: str) -> dict:
-    """The reference parameters (GUIDE section 3) of ``kind`` for ``dataset_name``."""
-    vam = {"sigma": _SIGMA.get(dataset_name, 70.0), "canvas": heatmap.CANVAS}
+    """The papers' parameters of ``kind`` for ``dataset_name``."""
+    vam = {"sigma": heatmap.SIGMA.get(dataset_name, heatmap.SIGMA["kvasir"]), "canvas": heatmap.CANVAS}
     defaults = {
         "vam": vam,
         "crf": {**vam, **_CRF},
         # size: None = at the image's own resolution; an int S = directly on the S x S training grid
-        "track": {"ratios": (0.5, 0.75, 1.0), "beta": _BETA.get(dataset_name, 10.0), "tau": 0.25,
+        "track": {"ratios": track.RATIOS, "beta": track.BETA.get(dataset_name, track.BETA["kvasir"]), "tau": track.TAU,
                   "truncation": "reverse", "track": "polyline", "grid": track.TRAINING_GRID, "size": None},
-        # SAN: gaze map at 1/16 of the 224 input; "a gaussian ... with kernel size 10" taken as
-        # sigma = 10 input pixels = 10/16 cells of the 14x14 grid.
-        "san": {"height": 14, "width": 14, "sigma": 10 / 16},
+        # SAN: gaze map at 1/16 of the 224 input, so sigma = 10 input pixels = 10/16 cells of the 14x14 grid
+        "san": {"height": 14, "width": 14, "sigma": san_target.SIGMA_224 / 16},
     }
     if kind not in defaults:
         raise ValueError(f"unknown gaze map kind {kind!r}: choose one of {KINDS}")

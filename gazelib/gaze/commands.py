@@ -39,7 +39,7 @@ def _crf_params(args) -> dict:
 
 def _cache(args) -> int:
     from gazelib.gaze.cache import ensure_maps
-    from gazelib.gaze.quality import open_dataset
+    from gazelib.data.datasets import open_dataset
 
     dataset = open_dataset(args.dataset, args.root)
     for kind in args.kinds:
@@ -51,7 +51,8 @@ def _cache(args) -> int:
 
 
 def _quality(args) -> int:
-    from gazelib.gaze.quality import open_dataset, quality, write_quality
+    from gazelib.data.datasets import open_dataset
+    from gazelib.gaze.quality import quality, write_quality
     from gazelib.paths import results_root
 
     dataset = open_dataset(args.dataset, args.root)

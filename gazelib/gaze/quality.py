@@ -17,7 +17,7 @@ import pandas as pd
 
 from gazelib.gaze import cache
 from gazelib.provenance import git_state
-from gazelib.gaze.masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
 
 EPS = 1e-6
 _BATCH = 50   # images read from the cache at a time (bounds memory)
@@ -47,56 +47,6 @@ def image_quality(mask: np.ndarray, heat: np.ndarray, tracks: np.ndarray, ratios
         row[f"track{ratio * 100:g} coverage"] = inter / (mask.sum() + EPS)
         row[f"track{ratio * 100:g} inside"] = inter / (support.sum() + EPS)
     return row
-
-
-class NciIsbiLabels:
-    """NCI-ISBI gaze slices with masks from the NRRD labels (the T2 images are not needed, nor here).
-
-    ``mask(id)`` = ``volume[:, :, k-1].T > 0`` of the case's label file (``gazelib.data.nci_isbi``);
-    scanpaths from the GazeMedSeg fixation file. ``image`` raises: no CRF without images.
-    """
-    name = "nci_isbi"
-    has_images = False
-
-    def __init__(self, root):
-        from gazelib.data.fixations import read_fixations
-
-        root = Path(root)
-        self.labels_dir = root / "nci-isbi" / "labels"
-        self.fixation_file = root / "gazemedseg" / "nci-isbi_fixation.csv"
-        self.scanpaths = read_fixations(self.fixation_file)
-        self.ids = sorted(self.scanpaths)
-        self._volumes: dict[str, np.ndarray] = {}
-
-    def scanpath(self, id: str):
-        return self.scanpaths[id]
-
-    def mask(self, id: str) -> np.ndarray:
-        from gazelib.data.nci_isbi import read_label
-
-        case, k = id.rsplit("_", 1)
-        if case not in self._volumes:
-            files = sorted(self.labels_dir.glob(f"{case}*.nrrd"))
-            if not files:
-                raise FileNotFoundError(f"no label file for case {case!r} (id {id!r}) in {self.labels_dir}")
-            self._volumes = {case: read_label(files[0])[0]}   # ids are sorted: one case at a time
-        return self._volumes[case][:, :, int(k) - 1].T > 0
-
-    def image(self, id: str):
-        raise FileNotFoundError(f"NCI-ISBI T2 images are not available here (id {id!r}); only labels")
-
-
-def open_dataset(name: str, root=None):
-    """``load_dataset(name, root)``; for NCI-ISBI without prepared slices, the labels-only ``NciIsbiLabels``."""
-    from gazelib.data.datasets import DataMissingError, load_dataset
-    from gazelib.paths import data_root
-
-    try:
-        return load_dataset(name, root)
-    except DataMissingError:
-        if name != "nci_isbi":
-            raise
-        return NciIsbiLabels(root if root is not None else data_root())
 
 
 def _git_revision() -> str:
@@ -135,7 +85,7 @@ def quality(dataset, workers: int | None = None, progress: bool = True, crf_para
     return table, provenance
 
 
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
+def quality_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std, median over images of every score column."""
     return table.agg(["mean", "std", "median"]).T.rename_axis("score")
 
@@ -144,7 +94,7 @@ def write_quality(table: pd.DataFrame, provenance: dict, out_dir, stem: str) -> 
     """``<stem>_per_image.csv``, ``<stem>_summary.csv``, ``<stem>_summary.md``, ``<stem>_summary.json``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(table)
+    summary = quality_summary(table)
     paths = [out_dir / f"{stem}_{suffix}" for suffix in ("per_image.csv", "summary.csv", "summary.md", "summary.json")]
     table.to_csv(paths[0], float_format="%.6f")
     summary.to_csv(paths[1], float_format="%.6f")

@@ -7,8 +7,8 @@ the per-pixel target probability (GradTrack: "utilizing these normalized soft la
 from __future__ import annotations
 
 from gazelib.losses import bce_with_logits
-from gazelib.methods.base import Method, in_channels, register, require
-from gazelib.models.unet import build_backbone
+from gazelib.methods import Method, in_channels, register, require
+from gazelib.networks import build_backbone
 
 
 class SoftLabel(Method):

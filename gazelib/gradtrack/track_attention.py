@@ -10,7 +10,7 @@ blocks 1 and 3 (1-based) and predicts from block 5; the paper's block 1 (stride 
 block in place of stride 16. ``ta_location="encoder"`` puts the two TA modules after the encoder stages
 with output stride 4 and 16 instead, ``"both"`` uses all four (Table 2).
 
-Components (Fig. 4(a), ``cfg.components``), model + loss (loss in ``gazelib.methods.gradtrack``):
+Components (Fig. 4(a), ``cfg.components``), model + loss (loss in ``gazelib.gradtrack.method``):
   #1  no TA modules;  L = lambda2 * L_VAM (Dice + CE on the 0.7-threshold mask, final output)
   #2  no TA modules;  L = L_GTMG^{100%,final} + lambda2 * L_VAM
   #3  TA modules;     L = #2 + lambda1 * sum_TA L_GTMG^{100%,TA}     (TA maps not truncated)
@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gazelib.models.unet import SegNet
+from gazelib.networks import SegNet
 
 TA_STRIDES = (16, 4)  # decoder order: paper blocks 2 and 4 of 6
 LOCATIONS = ("decoder", "encoder", "both")

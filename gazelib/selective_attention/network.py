@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gazelib.models.unet import SegNet, check_dims, conv_cls
+from gazelib.networks import SegNet, check_dims, conv_cls
 
 VARIANTS = ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours")
 

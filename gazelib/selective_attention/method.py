@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from gazelib.losses import bce_with_logits, dice_loss
-from gazelib.methods.base import Method, in_channels, register, require
-from gazelib.models.san import SANSegNet
-from gazelib.models.unet import build_backbone
+from gazelib.methods import Method, in_channels, register, require
+from gazelib.selective_attention.network import SANSegNet
+from gazelib.networks import build_backbone
 
 
 def area_resize(t, size):

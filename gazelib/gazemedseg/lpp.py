@@ -1,6 +1,8 @@
 """GazeMedSeg's Local Pixel Propagation (LPP): a non-parametric local feature filter."""
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 
@@ -8,7 +10,7 @@ import torch.nn.functional as F
 def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
     """Propagate each pixel's feature from its dilated ``kernel x kernel`` neighbourhood.
 
-    For pixel i with neighbours j in N(i) (5x5, dilation 2, i itself included; GUIDE s.3)::
+    For pixel i with neighbours j in N(i) (5x5, dilation 2, i itself included)::
 
         s_ij  = max(0, f_i . f_j)                     (dot-product similarity, clamped at 0)
         w_ij  = exp(s_ij) / sum_{k in N(i)} exp(s_ik) (softmax over the neighbours)
@@ -16,7 +18,7 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
 
     Vectorised over pixels, looping over the K*K = 25 neighbour offsets: each neighbour map is a
     shifted view of the zero-padded feature map (padding ``dilation * (kernel // 2)``). This gives
-    exactly what ``F.unfold`` with zero padding gives (a test compares with a brute-force double loop),
+    exactly what ``F.unfold`` with zero padding gives (and ``local_pixel_propagation_reference``),
     without unfold's 25x copy of the feature map. The gradient is written by hand (``_LPP.backward``):
     autograd through 25 slices allocates and zero-fills a padded gradient per slice, which made LPP
     most of a GazeMedSeg training step at the quick size.
@@ -31,6 +33,28 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
     if kernel % 2 != 1:
         raise ValueError(f"LPP kernel must be odd, got {kernel}")
     return _LPP.apply(feat, kernel, dilation)
+
+
+def local_pixel_propagation_reference(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
+    """The equations of ``local_pixel_propagation``, pixel by pixel and neighbour by neighbour: slow,
+    differentiable by autograd, and the reference the fast version is tested against (values and
+    gradients, ``tests/test_models_modules.py``)."""
+    batch, channels, height, width = feat.shape
+    r = kernel // 2
+    images = []
+    for n in range(batch):
+        pixels = []
+        for y, x in itertools.product(range(height), range(width)):
+            f_i = feat[n, :, y, x]
+            f_j = [feat[n, :, y + dy * dilation, x + dx * dilation]
+                   if 0 <= y + dy * dilation < height and 0 <= x + dx * dilation < width
+                   else torch.zeros(channels, dtype=feat.dtype)                    # outside: a zero vector
+                   for dy, dx in itertools.product(range(-r, r + 1), repeat=2)]
+            s_ij = torch.stack([(f_i @ v).clamp_min(0) for v in f_j])            # max(0, f_i . f_j)
+            w_ij = torch.softmax(s_ij, 0)                                         # over the neighbours
+            pixels.append(sum(w * v for w, v in zip(w_ij, f_j)))                  # f'_i = sum_j w_ij f_j
+        images.append(torch.stack(pixels, 1).view(channels, height, width))
+    return torch.stack(images)
 
 
 def _neighbours(padded: torch.Tensor, offsets: list[tuple[int, int]], h: int, w: int) -> list[torch.Tensor]:

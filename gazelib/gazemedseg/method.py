@@ -16,10 +16,11 @@ import copy
 
 import torch
 
-from gazelib.losses import bce_with_logits, consistency_loss
-from gazelib.methods.base import Method, in_channels, register, require
-from gazelib.models.multilevel import MultiLevelNet
-from gazelib.models.unet import build_backbone
+from gazelib.gazemedseg.loss import consistency_loss
+from gazelib.losses import bce_with_logits
+from gazelib.methods import Method, in_channels, register, require
+from gazelib.gazemedseg.network import MultiLevelNet
+from gazelib.networks import build_backbone
 
 
 class GazeMedSeg(Method):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gazelib.models.lpp import local_pixel_propagation
-from gazelib.models.unet import SegNet
+from gazelib.gazemedseg.lpp import local_pixel_propagation
+from gazelib.networks import SegNet
 
 CONS_MODES = ("prop", "pure", "none")
 

@@ -8,6 +8,9 @@ import numpy as np
 TRUNCATIONS = ("reverse", "sequential", "none")
 TRACKS = ("polyline", "points")
 TRAINING_GRID = (224, 224)   # GradTrack resizes every image to 224x224; beta is in these pixels
+RATIOS = (0.5, 0.75, 1.0)    # the truncation ratios r of G^r (50%, 75%, 100% of the fixations)
+BETA = {"kvasir": 10.0, "nci_isbi": 15.0}   # eq. (2) distance decay per data set, pixels of the 224 grid
+TAU = 0.25                   # eq. (2) field-of-view threshold
 
 
 def kept_count(n: int, ratio: float, truncation: str = "reverse") -> int:

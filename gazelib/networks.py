@@ -170,7 +170,7 @@ class NNUNet(SegNet):
     CPU features (16, 32, 64, 128, 256) give 5 stages.
 
     Decoder blocks (deepest first) have output strides 2**(n-1), ..., 2, 1. GradTrack's block numbers
-    refer to a 6-block decoder (strides 32..1); ``gazelib.models.track_attention`` maps them by stride.
+    refer to a 6-block decoder (strides 32..1); ``gazelib.gradtrack.track_attention`` maps them by stride.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 1,

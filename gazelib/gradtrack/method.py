@@ -1,30 +1,32 @@
 """GradTrack (Wang et al., 2025): gaze-track maps supervising Track Attention in the decoder.
 
-Targets: "mask07" (B, 1, H, W), the CRF map >= cfg.under_threshold (0.7); "track" (B, 3, H, W), the
+Targets: "conservative_mask" (B, 1, H, W), the CRF map >= cfg.under_threshold (0.7); "track" (B, 3, H, W), the
 track maps G^r for r = 50%, 75%, 100% (channels 0, 1, 2), already truncated per cfg.truncation.
 Loss, eq. (5):
 
     L = L_GTMG^{100%,6} + lambda1 * L_GTMG^{50%,2} + lambda1 * L_GTMG^{75%,4} + lambda2 * L_VAM
 
-L_GTMG is eq. (3) (``gazelib.losses.gtmg_loss``) on the final 2-channel output (block 6) and on the TA
-predictions (blocks 2 and 4; see ``gazelib.models.track_attention`` for the block mapping and the
-ablation components #1-#4, ``cfg.components``). L_VAM = Dice + CE on the final output vs mask07.
+L_GTMG is eq. (3) (``gazelib.gradtrack.loss.gtmg_loss``) on the final 2-channel output (block 6) and on the TA
+predictions (blocks 2 and 4; see ``gazelib.gradtrack.track_attention`` for the block mapping and the
+ablation components #1-#4, ``cfg.components``). L_VAM = Dice + CE on the final output vs conservative_mask.
 With ta_location "both" each pair of TA modules (encoder pair, decoder pair) gets the 50% and 75%
 maps in processing order.
 """
 from __future__ import annotations
 
-from gazelib.losses import dice_ce_loss, fg_logit, gtmg_loss
-from gazelib.methods.base import Method, in_channels, register, require
-from gazelib.models.track_attention import GradTrackNet
-from gazelib.models.unet import build_backbone
+from gazelib.gradtrack.loss import gtmg_loss
+from gazelib.losses import dice_ce_loss, fg_logit
+from gazelib.methods import Method, in_channels, register, require
+from gazelib.gradtrack.track_attention import GradTrackNet
+from gazelib.gradtrack.track_maps import RATIOS
+from gazelib.networks import build_backbone
 
-RATIO_CHANNEL = {"50": 0, "75": 1, "100": 2}
+RATIO_CHANNEL = {f"{r * 100:g}": k for k, r in enumerate(RATIOS)}   # "50" -> channel 0, ...
 
 
 class GradTrack(Method):
     name = "gradtrack"
-    targets = ("mask07", "track")
+    targets = ("conservative_mask", "track")
 
     def build(self, cfg):
         if cfg.components not in (1, 2, 3, 4):
@@ -34,7 +36,7 @@ class GradTrack(Method):
 
     def loss(self, out, batch, cfg):
         final = out["logits"]
-        mask = require(batch, "mask07", 1)
+        mask = require(batch, "conservative_mask", 1)
         vam = dice_ce_loss(fg_logit(final), mask)
         total, logs = cfg.lambda2 * vam, {"vam": vam.detach()}
         if cfg.components >= 2:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IN_CHANNELS = {"kvasir": 3, "nci_isbi": 1}   # Kvasir RGB, NCI-ISBI T2 (Dataset.in_channels)
-
 _REGISTRY: dict[str, "Method"] = {}
 
 
@@ -53,9 +51,18 @@ def register(method: Method) -> Method:
     return method
 
 
+def _register_all() -> None:
+    """Import each paper's method modules: importing one registers its methods."""
+    import gazelib.baselines.full  # noqa: F401
+    import gazelib.baselines.vam  # noqa: F401
+    import gazelib.gazemedseg.method  # noqa: F401
+    import gazelib.gradtrack.method  # noqa: F401
+    import gazelib.selective_attention.method  # noqa: F401
+
+
 def get_method(name: str) -> Method:
     """The registered method ``name``; a KeyError lists the known ones."""
-    import gazelib.methods  # noqa: F401  (importing the package registers every method)
+    _register_all()
 
     if name not in _REGISTRY:
         raise KeyError(f"unknown method {name!r}; known methods: {', '.join(sorted(_REGISTRY))}")
@@ -63,13 +70,15 @@ def get_method(name: str) -> Method:
 
 
 def known_methods() -> list[str]:
-    import gazelib.methods  # noqa: F401
+    _register_all()
 
     return sorted(_REGISTRY)
 
 
 def in_channels(cfg) -> int:
     """Image channels of ``cfg.dataset`` (3 for Kvasir RGB, 1 for NCI-ISBI T2)."""
+    from gazelib.data.datasets import IN_CHANNELS
+
     if cfg.dataset not in IN_CHANNELS:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {sorted(IN_CHANNELS)}")
     return IN_CHANNELS[cfg.dataset]
@@ -84,3 +93,12 @@ def require(batch: dict[str, torch.Tensor], name: str, channels: int | None = No
         want = f"(B, {channels}, H, W)" if channels is not None else "(B, C, H, W)"
         raise ValueError(f"batch[{name!r}] must be {want}, got {tuple(t.shape)}")
     return t
+
+
+def build_model(method: Method, cfg, device: torch.device) -> nn.Module:
+    """The method's network for ``cfg``, initialised from ``cfg.seed``, on ``device`` in its memory format."""
+    from gazelib.device import channels_last_enabled
+
+    torch.manual_seed(cfg.seed)
+    model = method.build(cfg).to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last_enabled(cfg, device) else model

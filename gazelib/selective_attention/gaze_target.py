@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SIGMA_224 = 10.0   # "a gaussian ... with kernel size 10", taken as sigma = 10 pixels of the 224 input
+
 
 def san_target(scanpath, height: int, width: int, sigma: float) -> np.ndarray:
     """``G(p) = sum_k exp(-|p - f_k|^2 / (2 sigma^2))``, divided by its maximum: float32 (height, width) in [0, 1].

@@ -1,4 +1,4 @@
-"""GazeMedSeg hierarchical pseudo-masks and GradTrack's conservative (under-activation) mask."""
+"""GazeMedSeg's hierarchical pseudo-masks: the dense-CRF map thresholded at each level."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +22,9 @@ LEVELS: dict[str, dict[int, tuple[float, ...]]] = {
     "nci_isbi": {n: _spread(_AUTHORS_PAIR["nci_isbi"], n) for n in range(1, 6)},   # only n = 2 is theirs
 }
 
-UNDER_ACTIVATION = 0.7   # GradTrack's VAM_D-CRF threshold for L_VAM
+#: GradTrack's L_VAM target is one more pseudo-mask of the same dense-CRF map, a conservative
+#: (under-activation) one: ``[C >= 0.7]`` (target ``conservative_mask``).
+UNDER_ACTIVATION = 0.7
 
 
 def levels_for(dataset: str, n: int = 2) -> tuple[float, ...]:

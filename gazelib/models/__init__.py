@@ -1,1 +1,0 @@
-"""Networks: U-Net backbones, LPP, Track Attention, SAN + AAB, the multi-level GazeMedSeg model."""
