@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-from gazelib.config import PROFILES
 from gazelib.differences import DIFFERENCES
 from gazelib.paths import REPO_ROOT, figures_root, results_root
 
@@ -163,30 +162,3 @@ def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_
             shutil.copy(REPO_ROOT / measured, html / measured)
     print(f"book: {html / 'index.html'}")
     return html / "index.html"
-
-
-def add_commands(subparsers) -> None:
-    p = subparsers.add_parser("book", help="build the executed lessons and the results into a static HTML site",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="smoke", choices=PROFILES,
-                   help="which executed lessons: smoke (executed here when reports/ lacks them), quick, laptop or paper "
-                        "(from `make reproduce PROFILE=...`)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (site in OUT/html)")
-    p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports",
-                   help="where `make reproduce` wrote the executed notebooks")
-    p.add_argument("--check", action="store_true",
-                   help="then open every page in headless Chromium: pages load, equations render, figures "
-                        "load, internal links resolve")
-    p.add_argument("--screenshot", type=Path, default=None, help="with --check: PNG of lesson 03 written here")
-
-    def run(a) -> int:
-        index = build(a.profile, a.out, a.reports)
-        if a.check:
-            from gazelib.book_check import check_site
-
-            report = check_site(index.parent, screenshot=a.screenshot)
-            print(report.summary())
-            return 0 if report.ok else 1
-        return 0
-
-    p.set_defaults(func=run)

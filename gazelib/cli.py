@@ -1,7 +1,7 @@
 """The ``gazelib`` command line (also ``python -m gazelib``).
 
-Each command group lives next to the code it drives and registers itself through an
-``add_commands(subparsers)`` function; heavy imports happen inside the command functions so
+Each command group is a module of ``gazelib/commands/`` that registers itself through an
+``add_commands(subparsers)`` function and calls the library module that does the work; heavy imports happen inside the command functions so
 ``gazelib --help`` stays fast.
 """
 from __future__ import annotations
@@ -13,14 +13,13 @@ import signal
 import sys
 
 COMMAND_GROUPS = (
-    "gazelib.data.commands",   # gazelib data fetch | verify | check-gaze | prepare-nci-isbi
-    "gazelib.gaze.commands",   # gazelib gaze cache | quality | compare
-    "gazelib.train_commands",  # gazelib train | eval
-    "gazelib.rerun",           # gazelib rerun
-    "gazelib.reproduce",       # gazelib reproduce | figures
-    "gazelib.bench",           # gazelib bench
-    "gazelib.book",            # gazelib book
-    "gazelib.gpu",             # gazelib gpu pack | verify | prepare | commands
+    "gazelib.commands.data",       # gazelib data fetch | verify | check-gaze | prepare-nci-isbi
+    "gazelib.commands.gaze",       # gazelib gaze cache | quality | compare
+    "gazelib.commands.train",      # gazelib train | eval | rerun
+    "gazelib.commands.reproduce",  # gazelib reproduce | figures
+    "gazelib.commands.bench",      # gazelib bench
+    "gazelib.commands.book",       # gazelib book
+    "gazelib.commands.gpu",        # gazelib gpu pack | verify | prepare | commands
 )
 
 

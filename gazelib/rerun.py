@@ -10,7 +10,6 @@ Used to show that a refactoring changed no behaviour: rerun every record of a pr
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -64,31 +63,3 @@ def rerun(files: list[Path], into: Path, progress: bool = True) -> list[dict]:
         print(f"    {'identical' if rows[-1]['identical'] else 'DIFFERS in ' + ', '.join(rows[-1]['differs_in'])}",
               flush=True)
     return rows
-
-
-def add_commands(subparsers) -> None:
-    command = subparsers.add_parser(
-        "rerun", help="train run records again and check they reproduce exactly",
-        description=__doc__.split("\n\n")[0] + " Exit code 1 when any record differs.")
-    command.add_argument("records", nargs="+", help="run record files or folders of them (e.g. results/runs)")
-    command.add_argument("--into", required=True, help="results folder for the new records (resumable)")
-    command.add_argument("--preset", help="only the records of this preset, e.g. quick or laptop")
-    command.add_argument("--threads", type=int, help="CPU threads for torch (the records' thread count)")
-    command.add_argument("--quiet", action="store_true", help="no progress bars")
-    command.set_defaults(func=_rerun)
-
-
-def _rerun(args) -> int:
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    files = record_files(args.records, args.preset)
-    into = Path(args.into).expanduser().resolve()
-    rows = rerun(files, into, progress=not args.quiet)
-    report = {"threads": torch.get_num_threads(), "records": rows}
-    (into / "rerun.json").write_text(json.dumps(report, indent=1) + "\n")
-    same = sum(row["identical"] for row in rows)
-    print(f"{same} of {len(rows)} records reproduced exactly ({torch.get_num_threads()} threads); "
-          f"report: {into / 'rerun.json'}")
-    return 0 if same == len(rows) else 1

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from gazelib import bench
+from gazelib.commands import bench as bench_command
 from gazelib.device import cpu_has_native_bf16
 from gazelib.config import make_config
 
 
 def _parse(argv):
     parser = argparse.ArgumentParser()
-    bench.add_commands(parser.add_subparsers(dest="command", required=True))
+    bench_command.add_commands(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 import pytest
 
-from gazelib.gaze import commands
+from gazelib.commands import gaze as commands
 from gazelib.data.nci_isbi import NciIsbiLabels
 from gazelib.gaze.quality import binary_scores, image_quality, quality_summary
 

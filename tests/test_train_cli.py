@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gazelib import results
-from gazelib.train_commands import add_commands
+from gazelib.commands.train import add_commands
 from tests.test_train_trainer import Disks, Tiny
 
 
@@ -37,16 +37,10 @@ def test_bad_override_is_reported(cli):
 
 
 def test_rerun_reproduces_a_record_and_reports_a_changed_one(cli, tmp_path, capsys):
-    from gazelib.rerun import add_commands as add_rerun
-
     tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
     assert cli("train", "tiny", "--profile", "smoke", "--quiet", *tiny) == 0
     original = results.read_record(capsys.readouterr().out.strip())
-    parser = argparse.ArgumentParser(prog="gazelib")
-    add_rerun(parser.add_subparsers(dest="command", required=True))
-    rerun = lambda *argv: parser.parse_args(argv).func(parser.parse_args(argv))   # noqa: E731
-
-    assert rerun("rerun", str(results.runs_dir()), "--into", str(tmp_path / "again"), "--quiet") == 0
+    assert cli("rerun", str(results.runs_dir()), "--into", str(tmp_path / "again"), "--quiet") == 0
     report = json.loads((tmp_path / "again" / "rerun.json").read_text())
     assert [row["identical"] for row in report["records"]] == [True]
 
@@ -55,6 +49,6 @@ def test_rerun_reproduces_a_record_and_reports_a_changed_one(cli, tmp_path, caps
     changed[first] = {**changed[first], "dice": changed[first]["dice"] + 0.01}
     results.write_record(results.RunRecord(**{**original.__dict__, "scores": changed}), tmp_path / "edited")
     tampered = next((tmp_path / "edited" / "runs").glob("*.json"))
-    assert rerun("rerun", str(tampered), "--into", str(tmp_path / "again"), "--quiet") == 1
+    assert cli("rerun", str(tampered), "--into", str(tmp_path / "again"), "--quiet") == 1
     row = json.loads((tmp_path / "again" / "rerun.json").read_text())["records"][0]
     assert row["differs_in"] == ["scores"] and row["largest_score_difference"] == pytest.approx(0.01)

@@ -1,8 +1,9 @@
-"""``gazelib train`` and ``gazelib eval`` (heavy imports inside the command functions)."""
+"""``gazelib train``, ``gazelib eval`` and ``gazelib rerun`` (heavy imports inside the command functions)."""
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from gazelib.config import PRESETS, PROFILES
 
@@ -30,6 +31,7 @@ def add_commands(subparsers) -> None:
     evaluate.add_argument("--device", default=None, help="cpu | cuda (default: the run's)")
     evaluate.add_argument("--scores", action="store_true", help="also print the per-image scores")
     evaluate.set_defaults(func=_eval)
+    add_rerun(subparsers)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -51,3 +53,38 @@ def _eval(args: argparse.Namespace) -> int:
         result.pop("scores")
     print(json.dumps(result, indent=1))
     return 0
+
+
+RERUN_DESCRIPTION = ("Train run records again from their stored config into another results folder and "
+                     "compare run id, per-image scores, final loss and loss history exactly. Exit code 1 when "
+                     "any record differs.")
+
+
+def add_rerun(subparsers) -> None:
+    command = subparsers.add_parser(
+        "rerun", help="train run records again and check they reproduce exactly",
+        description=RERUN_DESCRIPTION)
+    command.add_argument("records", nargs="+", help="run record files or folders of them (e.g. results/runs)")
+    command.add_argument("--into", required=True, help="results folder for the new records (resumable)")
+    command.add_argument("--preset", help="only the records of this preset, e.g. quick or laptop")
+    command.add_argument("--threads", type=int, help="CPU threads for torch (the records' thread count)")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.set_defaults(func=_rerun)
+
+
+def _rerun(args) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from gazelib.rerun import record_files, rerun
+
+    files = record_files(args.records, args.preset)
+    into = Path(args.into).expanduser().resolve()
+    rows = rerun(files, into, progress=not args.quiet)
+    report = {"threads": torch.get_num_threads(), "records": rows}
+    (into / "rerun.json").write_text(json.dumps(report, indent=1) + "\n")
+    same = sum(row["identical"] for row in rows)
+    print(f"{same} of {len(rows)} records reproduced exactly ({torch.get_num_threads()} threads); "
+          f"report: {into / 'rerun.json'}")
+    return 0 if same == len(rows) else 1

@@ -1,0 +1,1 @@
+"""The ``gazelib`` command groups, one module each (registered by ``gazelib/cli.py``)."""
