@@ -146,14 +146,11 @@ def _timed(run_once, steps: int, warmup: int, device) -> list[float]:
 
 def _setup(method, cfg, device, fast: bool = True):
     """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
-    import torch
     from gazelib import train
     from gazelib.methods import build_model
 
     model = build_model(method, cfg, device)
-    optimiser = (train.make_optimiser(model, cfg, device) if fast else
-                 torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                 weight_decay=cfg.weight_decay))
+    optimiser = train.make_optimiser(model, cfg, device, fused=None if fast else False)
     model.train()
     return model, train.make_train_step(model, method, optimiser, cfg, device)
 

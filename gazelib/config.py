@@ -27,7 +27,8 @@ class Config:
     # --- what is trained on what -------------------------------------------------------------
     method: str = "full"               # a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san
     dataset: str = "kvasir"            # kvasir | nci_isbi
-    preset: str = "none"               # the preset this config was built from (informational, for tables)
+    preset: str = "none"               # the preset it was built from; a profile picks one (``experiments.preset_for``:
+                                       # paper -> paper_<dataset>; smoke, quick, laptop are presets of their own)
     split: str = "default"             # committed split, or "fold{k}of{K}"
     train_fraction: float = 1.0        # limited-data ratio (selective attention): seeded subset of the train split
     train_limit: int | None = None     # cap on training images (CPU profiles)
@@ -61,7 +62,8 @@ class Config:
 
     # --- GazeMedSeg --------------------------------------------------------------------------------
     levels: tuple[float, ...] = LEVELS["kvasir"][2]   # per data set (pseudo_masks.LEVELS, 2 levels)
-    cons_mode: str = "prop"            # prop | pure | none
+    cons_mode: str = "prop"            # consistency on: prop = the LPP-propagated predictions (the paper's),
+                                       # pure = the plain predictions, none = no consistency term
     cons_weight: float = 3.0
     lpp_kernel: int = 5
     lpp_dilation: int = 2
@@ -74,11 +76,13 @@ class Config:
     under_threshold: float = UNDER_ACTIVATION   # conservative VAM_D-CRF threshold for L_VAM
     truncation: str = "reverse"        # reverse | none | sequential
     ta_location: str = "decoder"       # decoder | encoder | both
-    components: int = 4                # Fig. 4(a) ablation #1..#4
+    components: int = 4                # Fig. 4(a) #1..#4: 1 = L_VAM only; 2 = + GTMG on the final output;
+                                       # 3 = + TA modules on 100 % maps; 4 = + truncated 50/75 % maps (GradTrack)
     track: str = "polyline"            # polyline | points
 
     # --- Selective attention (SAN + AAB) -------------------------------------------------------------
-    san_variant: str = "ours"          # backbone | gaze_head | san_concat | ours_gaze | ours
+    san_variant: str = "ours"          # the paper's Table 1 columns: backbone | gaze_head (+gaze*) | san_concat
+                                       # (+SAN*) | ours_gaze (SAN + AAB, SAN trained on the mask) | ours (SAN + AAB)
     gaze_weight: float = 0.5
     aab_hidden: int = 64
     aab_heads: int = 4
