@@ -146,11 +146,15 @@ def _timed(run_once, steps: int, warmup: int, device) -> list[float]:
 
 def _setup(method, cfg, device, fast: bool = True):
     """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
+    import torch
     from gazelib import train
     from gazelib.methods import build_model
 
     model = build_model(method, cfg, device)
-    optimiser = train.make_optimiser(model, cfg, device, fused=None if fast else False)
+    # the reference path builds torch's SGD as the authors' script does, whatever the device
+    optimiser = (train.make_optimiser(model, cfg, device) if fast else
+                 torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                 weight_decay=cfg.weight_decay))
     model.train()
     return model, train.make_train_step(model, method, optimiser, cfg, device)
 

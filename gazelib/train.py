@@ -57,13 +57,12 @@ def learning_rate(cfg: Config, iteration: int) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r}; schedules: cosine, poly")
 
 
-def make_optimiser(model: torch.nn.Module, cfg: Config, device: torch.device, fused: bool | None = None) -> torch.optim.SGD:
-    """SGD with the config's momentum, Nesterov and weight decay. ``fused`` (default: on CUDA) uses the
-    fused kernel (one launch for all parameters); otherwise torch's default implementation (on the CPU
-    always, which keeps CPU results bit-identical; ``gazelib bench``'s authors'-style path on any device)."""
-    extra = {"fused": True} if (device.type == "cuda" if fused is None else fused) else {}
+def make_optimiser(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.optim.SGD:
+    """SGD with the config's momentum, Nesterov and weight decay. On CUDA the fused kernel (one launch
+    for all parameters); on the CPU torch's default implementation (kept so CPU results stay bit-identical)."""
+    fused = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           weight_decay=cfg.weight_decay, **extra)
+                           weight_decay=cfg.weight_decay, **fused)
 
 
 def make_train_step(model: torch.nn.Module, method, optimiser: torch.optim.Optimizer, cfg: Config,
