@@ -191,6 +191,8 @@ def table1_layout(measured: pd.DataFrame, dataset: str, profile: str) -> pd.Data
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+#: The profile whose Table 1 the README shows (lesson 06 writes the block only under it).
+README_PROFILE = "laptop"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 

@@ -116,16 +116,25 @@ def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | 
 
 
 def label_points(ax: plt.Axes, x, y, labels) -> None:
-    """Labels to the right of scatter points, pushed apart vertically so that none overlap (labels
-    sorted by height, each at least 4.5 % of the axis above the previous), joined to their points."""
+    """Labels beside scatter points, joined to them: to the right, or, where another point sits within a
+    label's reach on the right, to the left of the leftmost point at about its height (so no label
+    covers a point or its bar); on each side pushed apart vertically, at least 4.5 % of the axis."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     low, high = ax.get_ylim()
-    gap, dx = 0.045 * (high - low), 0.03 * np.subtract(*ax.get_xlim()[::-1])
-    placed = -np.inf
-    for i in np.argsort(y):
-        placed = max(y[i], placed + gap)
-        ax.annotate(labels[i], (x[i], y[i]), xytext=(x[i] + dx, placed), fontsize=8, va="center",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
+    left_x, right_x = ax.get_xlim()
+    gap, dx, reach = 0.045 * (high - low), 0.03 * (right_x - left_x), 0.2 * (right_x - left_x)
+    crowded = [any(0 < x[j] - x[i] <= reach and abs(y[j] - y[i]) < 2 * gap for j in range(len(x)))
+               for i in range(len(x))]
+    for to_the_left in (False, True):
+        placed = -np.inf
+        for i in np.argsort(y):
+            if crowded[i] != to_the_left:
+                continue
+            placed = max(y[i], placed + gap)
+            near = np.abs(y - y[i]) < 2 * gap
+            ax.annotate(labels[i], (x[i], y[i]), xytext=(x[near].min() - dx if to_the_left else x[i] + dx, placed),
+                        fontsize=8, va="center", ha="right" if to_the_left else "left",
+                        arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
 
 
 def dice_per_threshold(per_image: pd.DataFrame) -> plt.Figure:
