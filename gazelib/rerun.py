@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def record_files(paths: list[str], preset: str | None) -> list[Path]:
-    """Record files named directly or found in folders, optionally only those of one preset."""
+def read_records(paths: list[str], preset: str | None) -> list:
+    """The run records named directly or found in folders, optionally only those of one preset."""
     from gazelib.results import read_record
 
     files = []
@@ -26,11 +26,12 @@ def record_files(paths: list[str], preset: str | None) -> list[Path]:
             files.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such run record or folder")
+    records = [read_record(f) for f in files]
     if preset is not None:
-        files = [f for f in files if read_record(f).config.get("preset") == preset]
-    if not files:
+        records = [r for r in records if r.config.get("preset") == preset]
+    if not records:
         raise FileNotFoundError(f"no run records{f' of preset {preset!r}' if preset else ''} in {', '.join(paths)}")
-    return files
+    return records
 
 
 def compare(old, new) -> dict:
@@ -46,14 +47,13 @@ def compare(old, new) -> dict:
             "largest_score_difference": largest}
 
 
-def rerun(files: list[Path], into: Path, progress: bool = True) -> list[dict]:
+def rerun(originals: list, into: Path, progress: bool = True) -> list[dict]:
     """Train each record's config into ``into`` (resuming what is there) and compare with the record."""
     from gazelib.config import config_from_dict
     from gazelib.paths import use_results
     from gazelib.results import read_record
     from gazelib.train import train
 
-    originals = [read_record(f) for f in files]   # read before the results root moves
     use_results(into)
     rows = []
     for number, old in enumerate(originals, 1):

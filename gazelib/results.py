@@ -17,7 +17,6 @@ import numpy as np
 from gazelib.paths import results_root
 
 METRICS = ("dice", "iou", "hd95")
-PERCENT = ("dice", "iou")
 
 
 @dataclass

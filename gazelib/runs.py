@@ -27,13 +27,14 @@ from gazelib.fingerprint import code_fingerprint, data_fingerprint
 from gazelib.paths import results_root
 
 SUBSET_SEED = 0          # subsets (train_fraction, limits) are fixed per split, not per run seed
-# seed is its own part of the run id; checkpointing changes nothing; the device a run used is in its
-# record (so `make figures` on a laptop finds the records of GPU runs).
-NOT_IN_HASH = ("seed", "checkpoint_every", "device")
+# Checkpointing changes nothing, and the device a run used is in its record (so `make figures` on a
+# laptop finds the records of GPU runs): neither tells two runs apart. The seed is its own part of the id.
+NOT_COMPARED = ("checkpoint_every", "device")
+NOT_IN_HASH = ("seed", *NOT_COMPARED)
 
 
 def _comparable(config: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k not in ("checkpoint_every", "device")}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k not in NOT_COMPARED}
 
 
 def config_key(cfg: Config) -> str:

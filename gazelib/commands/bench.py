@@ -33,11 +33,10 @@ def add_commands(subparsers) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from gazelib.config import Config, apply_overrides
+    from gazelib.device import resolve_device
 
     overrides = {k: getattr(apply_overrides(Config(), args.overrides), k)
                  for k in (o.partition("=")[0].strip() for o in args.overrides)}
-    from gazelib.device import resolve_device
-
     cpu = resolve_device(Config(device=args.device)).type == "cpu"   # CPU defaults keep `make bench` to minutes
     steps = args.steps or (2 if cpu else 3)
     eval_images = args.eval_images or (8 if cpu else 32)

@@ -77,11 +77,11 @@ def _rerun(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from gazelib.rerun import record_files, rerun
+    from gazelib.rerun import read_records, rerun
 
-    files = record_files(args.records, args.preset)
+    records = read_records(args.records, args.preset)
     into = Path(args.into).expanduser().resolve()
-    rows = rerun(files, into, progress=not args.quiet)
+    rows = rerun(records, into, progress=not args.quiet)
     report = {"threads": torch.get_num_threads(), "records": rows}
     (into / "rerun.json").write_text(json.dumps(report, indent=1) + "\n")
     same = sum(row["identical"] for row in rows)
