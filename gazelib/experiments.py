@@ -46,9 +46,23 @@ TABLE1_ORDER = ("VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack", "U-Net", "nnU-Net
 
 #: The profiles whose ablation grids keep only some points (each paper's ``TRIMMED_POINTS``): the ends
 #: of each sweep and the paper's choice. The budget is 5 minutes per notebook under ``quick`` on a
-#: 2-core laptop CPU; ``laptop`` keeps the same points (its runs are ~10x longer). ``paper`` and
+#: 2-core laptop CPU; ``laptop`` keeps the same points (``GRID_ITERATIONS``). ``paper`` and
 #: ``smoke`` run every point.
 TRIMMED = ("quick", "laptop")
+
+#: Iterations of every run of the ablation lessons (03 GazeMedSeg, 04 GradTrack, 05 selective
+#: attention) where a profile shortens them. Under ``laptop`` Table 1 (lesson 02, the README) trains
+#: ``config.LAPTOP_ITERATIONS`` (1,600), but a lesson's grid (8 configurations x 3 seeds for lesson 04)
+#: at that length is over an hour on 2 cores; at 300 iterations each lesson's grid, three seeds two
+#: runs at a time, fits its 15-minute budget. The grid's default run is then its own 300-iteration run,
+#: not the Table 1 record.
+GRID_ITERATIONS = {"laptop": 300}
+
+
+def grid_overrides(profile: str) -> tuple[str, ...]:
+    """The overrides every run of an ablation lesson's grid gets under ``profile`` (``GRID_ITERATIONS``)."""
+    iterations = GRID_ITERATIONS.get(profile)
+    return (f"iterations={iterations}",) if iterations else ()
 
 
 def preset_for(profile: str, dataset: str) -> str:
@@ -140,14 +154,15 @@ def table1_comparisons() -> dict[str, str]:
 
 def default_label(grid: list[Experiment], dataset: str, profile: str) -> str:
     """The label of the grid's default run: the experiment whose config is the method's preset
-    unchanged (the run shared by every grid of a notebook)."""
+    with nothing but the grid's shared overrides (``grid_overrides``): the run shared by every grid
+    of a notebook."""
     from gazelib.config import make_config
     from gazelib.runs import config_key
 
     preset = preset_for(profile, dataset)
     for exp in grid:
         if config_key(make_config(exp.method, dataset, preset, list(exp.overrides))) == config_key(
-                make_config(exp.method, dataset, preset)):
+                make_config(exp.method, dataset, preset, list(grid_overrides(profile)))):
             return exp.label
     raise ValueError(f"no experiment of the grid {[e.label for e in grid]} is the {profile} default")
 

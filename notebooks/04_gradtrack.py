@@ -160,6 +160,9 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 # Under the `quick` profile the two sweeps below keep their ends and the paper's choice
 # (components \#1 and \#4; $\tau \in \{0.05, 0.25, 0.5\}$), so that the notebook trains in about
 # five minutes on a 2-core laptop CPU (`gradtrack/experiments.py`, `TRIMMED_POINTS`); `paper` runs every point.
+# `laptop` keeps those points on all 900 training images, three seeds, each run
+# `experiments.GRID_ITERATIONS` (300) iterations long instead of Table 1's 1,600, so that the 24 runs
+# fit 15 minutes on 2 cores; the default run here is that short run, below lesson 02's GradTrack row.
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test
 # images, and each row's paired Wilcoxon p-value against the default run (`vs`: GradTrack itself).

@@ -199,6 +199,8 @@ print(f"ReadableAAB == gazelib.selective_attention.network.AAB on {case}")
 # Under the `quick` profile (200 training images, 150 iterations) the table has two columns:
 # every variant at ratio 0.2, where the paper finds gaze helps most, and the backbone against
 # `ours` at 0.7 (`selective_attention/experiments.py`, `TRIMMED_CELLS`); `paper` fills all twenty cells.
+# `laptop` fills the same cells from all 900 training images, three seeds, each run
+# `experiments.GRID_ITERATIONS` (300) iterations long, so that the 21 runs fit 15 minutes on 2 cores.
 
 # %% [markdown]
 # Each cell (variant, ratio) is one row of the table below: Dice in percent, mean ± std over

@@ -55,7 +55,7 @@ def test_quick_san_table_keeps_both_ends():
     assert {("Backbone", "train_fraction=0.7"), ("ours", "train_fraction=0.7")} <= cells
 
 
-@pytest.mark.parametrize("profile", ["quick", "paper"])
+@pytest.mark.parametrize("profile", ["quick", "laptop", "paper"])
 def test_each_ablation_is_compared_with_its_grids_default(profile):
     gms = gazemedseg_experiments.ablations("kvasir", profile)
     assert [experiments.default_label(gms[n], "kvasir", profile) for n in ("levels", "consistency", "weight")] == [
@@ -65,6 +65,16 @@ def test_each_ablation_is_compared_with_its_grids_default(profile):
         label: "TA Dec. (GradTrack)" for label in ("Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.")}
     assert experiments.default_label(gt["tau"], "kvasir", profile) == "τ = 0.25"
     assert experiments.default_label(gt["components"], "kvasir", profile) == "#4"
+
+
+def test_laptop_lesson_grids_are_shorter_than_table1():
+    grids = [*gazemedseg_experiments.ablations("kvasir", "laptop").values(),
+             *gradtrack_experiments.ablations("laptop").values(), san_experiments.table("laptop")]
+    lengths = {make_config(e.method, "kvasir", "laptop", list(e.overrides)).iterations for grid in grids for e in grid}
+    assert lengths == {300}
+    assert make_config("gradtrack", "kvasir", "laptop").iterations == 1600   # Table 1 keeps its length
+    quick = gradtrack_experiments.ablations("quick")["tau"]
+    assert all(not any(o.startswith("iterations=") for o in e.overrides) for e in quick)
 
 
 def test_table1_rows_are_compared_with_the_next_weaker_row():

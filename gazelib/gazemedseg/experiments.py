@@ -1,7 +1,7 @@
 """GazeMedSeg's ablation grids (paper Fig. 4): number of levels, consistency mode, its weight lambda."""
 from __future__ import annotations
 
-from gazelib.experiments import TRIMMED, Experiment, default_label
+from gazelib.experiments import TRIMMED, Experiment, default_label, grid_overrides
 from gazelib.summary import Claim, versus
 from gazelib.gazemedseg.pseudo_masks import levels_for
 
@@ -23,11 +23,13 @@ def ablations(dataset: str, profile: str) -> dict[str, list[Experiment]]:
     counts = TRIMMED_POINTS["levels"] if trimmed else LEVEL_COUNTS
     modes = TRIMMED_POINTS["consistency"] if trimmed else tuple(CONSISTENCY)
     weights = TRIMMED_POINTS["weights"] if trimmed else WEIGHTS
+    shared = grid_overrides(profile)
     return {
         "levels": [Experiment(f"{n} level{'s' * (n > 1)}", "gazemedseg",
-                              ("levels=" + ",".join(map(str, levels_for(dataset, n))),)) for n in counts],
-        "consistency": [Experiment(label, "gazemedseg", (f"cons_mode={CONSISTENCY[label]}",)) for label in modes],
-        "weight": [Experiment(f"λ = {w:g}", "gazemedseg", (f"cons_weight={w}",)) for w in weights],
+                              ("levels=" + ",".join(map(str, levels_for(dataset, n))), *shared)) for n in counts],
+        "consistency": [Experiment(label, "gazemedseg", (f"cons_mode={CONSISTENCY[label]}", *shared))
+                        for label in modes],
+        "weight": [Experiment(f"λ = {w:g}", "gazemedseg", (f"cons_weight={w}", *shared)) for w in weights],
     }
 
 

@@ -1,7 +1,7 @@
 """GradTrack's ablation grids: Table 2 (truncation, TA location), Fig. 4(a) components, Fig. 4(b) tau."""
 from __future__ import annotations
 
-from gazelib.experiments import TRIMMED, Experiment, default_label
+from gazelib.experiments import TRIMMED, Experiment, default_label, grid_overrides
 from gazelib.summary import Claim, chain, versus
 
 TABLE2 = [
@@ -23,10 +23,11 @@ def ablations(profile: str) -> dict[str, list[Experiment]]:
     trimmed = profile in TRIMMED
     components = TRIMMED_POINTS["components"] if trimmed else COMPONENTS
     taus = TRIMMED_POINTS["taus"] if trimmed else TAUS
+    shared = grid_overrides(profile)
     return {
-        "table2": TABLE2,
-        "components": [Experiment(f"#{k}", "gradtrack", (f"components={k}",)) for k in components],
-        "tau": [Experiment(f"τ = {t:g}", "gradtrack", (f"tau={t}",)) for t in taus],
+        "table2": [Experiment(exp.label, exp.method, (*exp.overrides, *shared)) for exp in TABLE2],
+        "components": [Experiment(f"#{k}", "gradtrack", (f"components={k}", *shared)) for k in components],
+        "tau": [Experiment(f"τ = {t:g}", "gradtrack", (f"tau={t}", *shared)) for t in taus],
     }
 
 

@@ -1,7 +1,7 @@
 """The selective-attention table (paper Table 1 layout, on Kvasir-SEG): data ratio x variant."""
 from __future__ import annotations
 
-from gazelib.experiments import TRIMMED, Experiment
+from gazelib.experiments import TRIMMED, Experiment, grid_overrides
 from gazelib.summary import Claim
 
 RATIOS = (0.2, 0.3, 0.5, 0.7)
@@ -14,7 +14,8 @@ TRIMMED_CELLS = {0.2: tuple(VARIANTS), 0.7: ("Backbone", "ours")}
 def table(profile: str) -> list[Experiment]:
     """Selective attention runs (ratio x variant) for ``profile``."""
     cells = TRIMMED_CELLS if profile in TRIMMED else {ratio: tuple(VARIANTS) for ratio in RATIOS}
-    return [Experiment(label, "san", (f"san_variant={VARIANTS[label]}", f"train_fraction={ratio}"))
+    return [Experiment(label, "san", (f"san_variant={VARIANTS[label]}", f"train_fraction={ratio}",
+                                      *grid_overrides(profile)))
             for ratio, labels in cells.items() for label in labels]
 
 
