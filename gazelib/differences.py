@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gazelib.config import LAPTOP_ITERATIONS
+from gazelib.experiments import GRID_ITERATIONS
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -27,7 +30,9 @@ DIFFERENCES = (
                "iterations and use SGD momentum 0.9, lr 0.05 (0.01 for the BasicUNet under `laptop`; see "
                "`gazelib.config`), so their numbers are not the papers' numbers. That recipe and the CPU "
                "profiles' lengths were chosen by the test Dice of seed-0 runs (no validation split): slightly "
-               "optimistic for those profiles.", TRAINED,
+               "optimistic for those profiles. Under `laptop` the ablation lessons (03-05) train each run "
+               f"{GRID_ITERATIONS['laptop']:,} iterations (`experiments.GRID_ITERATIONS`), Table 1 "
+               f"{LAPTOP_ITERATIONS['gradtrack']:,}.", TRAINED,
                "results/laptop_recipe/README.md"),
     Difference("Train/test split (Kvasir-SEG)",
                "900 / 100 images; the authors' split file is not public.",
@@ -58,8 +63,9 @@ DIFFERENCES = (
                "\"Normalized soft labels\" (GradTrack Table 1 baselines), not defined further.",
                "The map with values below 0.5 set to 0 (`targets.SOFT_FLOOR`), trained with BCE; predictions are "
                "thresholded at 0.5 like every other method (the paper names no threshold). How far the trained "
-               "networks fall inside their own target, and what a lower threshold would give on the training "
-               "images, is measured by `python -m gazelib.soft_labels`.", ("02",),
+               "networks fall inside their own target, and their test Dice at a threshold fitted to that target "
+               "on the training images (no ground truth), is measured by `python -m gazelib.soft_labels`.",
+               ("02", "06"),
                "results/laptop_recipe/tables/soft_labels.md"),
     Difference("GradTrack TA positions",
                "After decoder blocks 2 and 4 of a 6-block decoder.",

@@ -212,11 +212,12 @@ README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def update_readme(table1: pd.DataFrame, dataset: str, profile: str, figure: str,
-                  verdicts: pd.DataFrame | None = None) -> None:
+                  verdicts: pd.DataFrame | None = None, notes: tuple[str, ...] = ()) -> None:
     """Replace the README's results block with the measured Table 1 rows (mean ± std over seeds,
     95 % bootstrap interval over test images, paired p-value against the row below in the papers'
     ordering) beside the paper's value and the gap to it, the claim ``verdicts``
-    (``summary.claim_verdicts``) in words, and a figure; profile and devices say where they came from."""
+    (``summary.claim_verdicts``) in words, generated ``notes`` (paragraphs), and a figure; profile and
+    devices say where they came from."""
     from gazelib.stats import format_p
     from gazelib.summary import verdict_sentences
 
@@ -254,6 +255,7 @@ def update_readme(table1: pd.DataFrame, dataset: str, profile: str, figure: str,
              + shown.to_markdown(index=False)
              + ("" if verdicts is None else "\n\nThe papers' ordering, tested on these runs (paired Wilcoxon on the "
                 "per-image Dice; supported needs p < 0.05 in the paper's direction):\n\n" + verdict_sentences(verdicts))
+             + "".join(f"\n\n{note}" for note in notes)
              + f"\n\n![Measured against the paper ({profile})]({figure})\n{README_END}")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     README.write_text(text[:start] + block + text[end:])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gazelib.soft_labels import fit_to_target, mean_dice
+from gazelib.soft_labels import ThresholdAt, fit_to_target, fitted_threshold, mean_dice
 
 
 def test_fit_to_target_by_hand():
@@ -28,3 +28,21 @@ def test_mean_dice_averages_per_image_with_empty_images_scoring_one():
     assert mean_dice(empty, empty) == 100.0
     assert mean_dice(empty, full) == 0.0
     assert mean_dice(torch.cat([empty, empty]), torch.cat([empty, full])) == 50.0
+
+
+def test_fitted_threshold_matches_the_target_region_without_the_truth():
+    # target region = pixels 0-1; p = (0.8, 0.45, 0.35, 0.1): {p >= t} equals the region exactly for
+    # 0.35 < t <= 0.45, i.e. the candidates 0.4 and 0.45; of those the nearest 0.5 is 0.45
+    target = torch.tensor([0.9, 0.5, 0.0, 0.0]).view(1, 1, 1, 4)
+    p = torch.tensor([0.8, 0.45, 0.35, 0.1]).view(1, 1, 1, 4)
+    assert fitted_threshold(p, target) == 0.45
+
+
+def test_threshold_at_moves_the_decision_of_evaluate():
+    class Identity:
+        def predict(self, out):
+            return out
+
+    logits = torch.logit(torch.tensor([0.8, 0.45, 0.35, 0.1]))
+    shifted = ThresholdAt(Identity(), 0.4).predict(logits)
+    assert (shifted > 0).tolist() == [True, True, False, False]
