@@ -46,6 +46,8 @@ SEEDS   ?=
 DEVICE  ?= auto
 # Empty: $GAZELIB_ENGINE or serial; e.g. ENGINE=local:2 trains two runs at once (gazelib/engines.py).
 ENGINE  ?=
+# Empty: every lesson; e.g. ONLY="02 04" runs lessons 02 and 04 only.
+ONLY    ?=
 .PHONY: notebooks reproduce figures
 
 notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no outputs)
@@ -55,11 +57,11 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01, 03, 04 (notebooks/exercises/)
 	$(BIN)/python -m gazelib.exercises
 
-reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE); resumes where it stopped
-	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE) $(if $(ENGINE),--engine $(ENGINE))
+reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE, ONLY); resumes where it stopped
+	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE) $(if $(ENGINE),--engine $(ENGINE)) $(if $(ONLY),--only $(ONLY))
 
 figures: setup  ## rebuild every table and figure from the existing run records, without training (default: the profile with most records)
-	$(BIN)/gazelib figures $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) $(if $(SEEDS),--seeds $(SEEDS))
+	$(BIN)/gazelib figures $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ONLY),--only $(ONLY))
 
 .PHONY: bench
 bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)

@@ -19,8 +19,14 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_SEEDS = {"paper": [0, 1, 2], "laptop": [0, 1, 2], "quick": [0], "smoke": [0]}
 
 
-def notebooks() -> list[Path]:
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebooks(only: tuple[str, ...] = ()) -> list[Path]:
+    """The lessons in order; ``only``: just those whose number is listed (``("02", "04")``)."""
+    lessons = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    unknown = set(only) - {path.name[:2] for path in lessons}
+    if unknown:
+        raise ValueError(f"no lesson numbered {', '.join(sorted(unknown))}; lessons: "
+                         f"{', '.join(path.stem for path in lessons)}")
+    return [path for path in lessons if not only or path.name[:2] in only]
 
 
 def nci_isbi_prepared(root: Path | None = None) -> bool:
@@ -29,9 +35,10 @@ def nci_isbi_prepared(root: Path | None = None) -> bool:
 
 
 def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, reports: Path,
-                  retrain: bool = False) -> None:
+                  retrain: bool = False, only: tuple[str, ...] = ()) -> None:
     """``retrain``: train every run again even where a record exists (``GAZELIB_RETRAIN=1`` in the
-    notebook kernels, read by ``train.train``), e.g. after editing a method's code."""
+    notebook kernels, read by ``train.train``), e.g. after editing a method's code. ``only``: the
+    lessons to run, by number (``notebooks``); all by default."""
     import papermill
 
     if not train and not any((results_root() / "runs").glob("*.json")):
@@ -48,10 +55,10 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
     reports.mkdir(parents=True, exist_ok=True)
     timing = {"command": "reproduce" if train else "figures", "profile": profile, "seeds": seeds,
               "device": device, **_device(device), "git": git_state(),
-              "stamp": time.strftime("%Y%m%d-%H%M%S"), "status": "running", "notebooks": []}
+              "stamp": time.strftime("%Y%m%d-%H%M%S"), "status": "running", "only": list(only), "notebooks": []}
     try:
         for dataset in datasets:
-            for notebook in notebooks():
+            for notebook in notebooks(only):
                 _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing)
     except BaseException:   # Ctrl-C, kill (the CLI turns SIGTERM into KeyboardInterrupt), a failed notebook
         timing["status"] = "interrupted"
@@ -64,6 +71,7 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
 def _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing) -> None:
     out = reports / f"{notebook.stem}-{dataset}-{profile}.ipynb"
     print(f"[{time.strftime('%H:%M:%S')}] {notebook.name} ({dataset}, {profile}) -> {out}", flush=True)
+    started = time.time()
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -74,9 +82,16 @@ def _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device,
         raise RuntimeError(f"notebook {notebook.name} ({dataset}) failed: {error.ename}: {error.evalue}; "
                            f"the executed notebook is {out}") from error
     seconds = time.perf_counter() - start
-    print(f"    done in {seconds:.0f} s", flush=True)
-    timing["notebooks"].append({"notebook": notebook.stem, "dataset": dataset, "seconds": round(seconds, 1)})
+    trained = runs_written_since(started)
+    print(f"    done in {seconds:.0f} s, {trained} run(s) trained", flush=True)
+    timing["notebooks"].append({"notebook": notebook.stem, "dataset": dataset, "seconds": round(seconds, 1),
+                                "runs_trained": trained})
     _write_timing(timing)
+
+
+def runs_written_since(started: float) -> int:
+    """How many run records were written (trained) at or after ``started`` (``time.time()``)."""
+    return sum(path.stat().st_mtime >= started for path in (results_root() / "runs").glob("*.json"))
 
 
 def _device(device: str) -> dict:
@@ -98,14 +113,17 @@ def _write_timing(timing: dict) -> Path:
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
     path = results_root() / "reproduce" / name
     atomic_write(path, json.dumps(timing, indent=1) + "\n")
-    rows = [f"| {n['notebook']} | {n['dataset']} | {n['seconds'] / 60:.1f} |" for n in timing["notebooks"]]
+    rows = [f"| {n['notebook']} | {n['dataset']} | {n['runs_trained']} | {n['seconds'] / 60:.1f} |"
+            for n in timing["notebooks"]]
+    only = f" --only {' '.join(timing['only'])}" if timing["only"] else ""
     atomic_write(path.with_suffix(".md"), "\n".join([
-        f"`gazelib {timing['command']} --profile {timing['profile']}` on {timing['device_name']} "
+        f"`gazelib {timing['command']} --profile {timing['profile']}{only}` on {timing['device_name']} "
         f"({timing['device_type']}), seeds {timing['seeds']}, git {str(timing['git'].get('revision'))[:7]}",
         "", f"Status: **{timing['status']}**" + ("" if timing["status"] == "complete" else
                                                  " (the table lists only the notebooks that finished)"),
-        "", "| notebook | data set | minutes |", "|---|---|---|", *rows,
-        f"| **total** | | **{timing['total_seconds'] / 60:.1f}** |", ""]))
+        "", "| notebook | data set | runs trained | minutes |", "|---|---|---|---|", *rows,
+        f"| **total** | | **{sum(n['runs_trained'] for n in timing['notebooks'])}** | "
+        f"**{timing['total_seconds'] / 60:.1f}** |", ""]))
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pytest
 
 from gazelib import reproduce
 
@@ -21,7 +22,7 @@ def _notebook(path):
 
 def test_every_notebook_runs_with_the_parameters_and_each_is_timed(tmp_path, monkeypatch):
     sources = [_notebook(tmp_path / "01_a.ipynb"), _notebook(tmp_path / "02_b.ipynb")]
-    monkeypatch.setattr(reproduce, "notebooks", lambda: sources)
+    monkeypatch.setattr(reproduce, "notebooks", lambda only=(): sources)
     monkeypatch.setenv("GAZELIB_DATA", str(tmp_path / "no-data"))   # NCI-ISBI not prepared: Kvasir only
     (tmp_path / "results" / "runs").mkdir(parents=True)
     (tmp_path / "results" / "runs" / "some-run.json").write_text("{}")   # `figures` needs records to read
@@ -38,4 +39,24 @@ def test_every_notebook_runs_with_the_parameters_and_each_is_timed(tmp_path, mon
     assert record["device_type"] == "cpu" and record["seeds"] == [0, 1] and "revision" in record["git"]
     assert record["status"] == "complete"
     table = record_path.with_suffix(".md").read_text()
-    assert "| 01_a | kvasir |" in table and "| **total** |" in table
+    assert "| 01_a | kvasir | 0 |" in table and "| **total** | | **0** |" in table
+
+
+def test_only_picks_lessons_by_number_and_rejects_unknown_ones():
+    assert [path.name[:2] for path in reproduce.notebooks(("04", "02"))] == ["02", "04"]
+    assert len(reproduce.notebooks()) == len(list(reproduce.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")))
+    with pytest.raises(ValueError, match="no lesson numbered 99"):
+        reproduce.notebooks(("02", "99"))
+
+
+def test_runs_written_since_counts_the_records_trained_after_a_time(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, mtime in (("old", 1000.0), ("new", 3000.0), ("newer", 4000.0)):
+        (runs / f"{name}.json").write_text("{}")
+        os.utime(runs / f"{name}.json", (mtime, mtime))
+    assert reproduce.runs_written_since(2000.0) == 2
+    assert reproduce.runs_written_since(5000.0) == 0

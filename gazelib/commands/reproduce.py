@@ -37,6 +37,8 @@ def add_commands(subparsers) -> None:
         p.add_argument("--results", type=Path, default=None,
                        help="results folder for records and tables (default: results/, or $GAZELIB_RESULTS); "
                             "an empty folder trains every run afresh")
+        p.add_argument("--only", nargs="+", default=(), metavar="NN",
+                       help="run only these lessons, by number (e.g. --only 02 04); default: every lesson")
         if train:
             p.add_argument("--engine", default=None,
                            help="where the runs are trained: serial (default), local:N (N at once: several runs "
@@ -56,4 +58,4 @@ def _command(args, train: bool) -> None:
 
     profile = args.profile or profile_with_records()
     run_notebooks(profile, args.seeds if args.seeds is not None else DEFAULT_SEEDS[profile], args.device, train,
-                  args.reports, retrain=getattr(args, "retrain", False))
+                  args.reports, retrain=getattr(args, "retrain", False), only=tuple(args.only))
