@@ -71,7 +71,8 @@ def preset_for(profile: str, dataset: str) -> str:
 
 
 def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto",
-             train: bool = True, retrain: bool | None = None, engine: str | None = None) -> pd.DataFrame:
+             train: bool = True, retrain: bool | None = None, engine: str | None = None,
+             report: bool = True) -> pd.DataFrame:
     """Train every (experiment, seed) whose record does not exist yet; return one row per run.
 
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
@@ -82,6 +83,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     reported and left out.
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images), device,
     train_fraction, selection (how the scored checkpoint was chosen) and the record path.
+    ``report=False`` leaves out the line saying how many runs were loaded and trained.
     """
     from gazelib import engines
     from gazelib.config import make_config
@@ -125,12 +127,32 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
                      "train_fraction": record.config["train_fraction"],
                      "selection": record.selection.get("mode", "final"), "record": str(path)})
     loaded = len(rows) - trained
-    print(f"{loaded} run(s) loaded from records, {trained} trained"
-          + (f" (results in {results_root()}; to train afresh: retrain=True, or another results folder "
-             f"via GAZELIB_RESULTS / the lessons' results_dir / `gazelib reproduce --results DIR`)" if loaded else ""))
+    if report:
+        print(f"{loaded} run(s) loaded from records, {trained} trained"
+              + (f" (results in {results_root()}; to train afresh: retrain=True, or another results folder "
+                 f"via GAZELIB_RESULTS / the lessons' results_dir / `gazelib reproduce --results DIR`)" if loaded else ""))
     if missing:
         print(f"no record yet for {len(missing)} run(s), left out: {', '.join(missing)}")
     return pd.DataFrame(rows)
+
+
+def run_grids(grids: dict[str, list[Experiment]], profile: str, dataset: str, seeds, device: str = "auto",
+              train: bool = True, retrain: bool | None = None, engine: str | None = None) -> dict[str, pd.DataFrame]:
+    """``run_grid`` for all the grids of a lesson: the runs they need are trained as one batch (a run
+    that several grids share once, and ``local:N`` keeps its N workers busy across grids), then each
+    grid's rows are read from the records."""
+    from gazelib.config import make_config
+    from gazelib.runs import config_key
+
+    if train:
+        preset = preset_for(profile, dataset)
+        union: dict[str, Experiment] = {}
+        for grid in grids.values():
+            for exp in grid:
+                union.setdefault(config_key(make_config(exp.method, dataset, preset, list(exp.overrides))), exp)
+        run_grid(list(union.values()), profile, dataset, seeds, device, retrain=retrain, engine=engine)
+    return {name: run_grid(grid, profile, dataset, seeds, device, train=False, report=not train)
+            for name, grid in grids.items()}
 
 
 def paper_values(dataset: str, table: str | None = None) -> pd.DataFrame:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from gazelib.differences import show_differences
-from gazelib.experiments import against_default, run_grid
+from gazelib.experiments import against_default, run_grids
 from gazelib.gazemedseg import experiments as gazemedseg_experiments
 from gazelib.gazemedseg.loss import consistency_loss
 from gazelib.gazemedseg.lpp import local_pixel_propagation
@@ -188,7 +188,7 @@ print(f"readable_consistency == consistency_loss on {len(levels)} training image
 
 # %%
 grids = gazemedseg_experiments.ablations(dataset, profile)
-results = {name: run_grid(grid, profile, dataset, seeds, device, train=train) for name, grid in grids.items()}
+results = run_grids(grids, profile, dataset, seeds, device, train=train)
 
 # %% [markdown]
 # Each table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test images,

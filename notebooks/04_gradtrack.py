@@ -43,7 +43,7 @@ import seaborn as sns
 import torch
 
 from gazelib.differences import show_differences
-from gazelib.experiments import against_default, paper_dice, run_grid
+from gazelib.experiments import against_default, paper_dice, run_grids
 from gazelib.gradtrack import experiments as gradtrack_experiments
 from gazelib.gradtrack.loss import gtmg_loss
 from gazelib.gradtrack.track_attention import TrackAttention
@@ -169,7 +169,8 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 
 # %%
 grids = gradtrack_experiments.ablations(profile)
-table2_runs = run_grid(grids["table2"], profile, dataset, seeds, device, train=train)
+runs = run_grids(grids, profile, dataset, seeds, device, train=train)   # every run of sections 3-5 at once
+table2_runs = runs["table2"]
 table2 = summarize(table2_runs, compare=against_default(grids["table2"], dataset, profile),
                    paper=paper_dice(dataset, "Table 2"))
 write_table(table2, f"04_gradtrack_table2_{dataset}_{profile}")
@@ -184,7 +185,7 @@ readable(table2)
 # design (two reverse-truncated maps guiding the two TA modules).
 
 # %%
-component_runs = run_grid(grids["components"], profile, dataset, seeds, device, train=train)
+component_runs = runs["components"]
 components = summarize(component_runs, compare=against_default(grids["components"], dataset, profile))
 write_table(components, f"04_gradtrack_components_{dataset}_{profile}")
 readable(components)
@@ -195,7 +196,7 @@ readable(components)
 # A small $\tau$ keeps a wide, redundant halo around the track; a large one keeps too little.
 
 # %%
-tau_runs = run_grid(grids["tau"], profile, dataset, seeds, device, train=train)
+tau_runs = runs["tau"]
 tau_runs["tau"] = tau_runs.label.str.extract(r"([\d.]+)").astype(float)
 taus = summarize(tau_runs, compare=against_default(grids["tau"], dataset, profile))
 write_table(taus, f"04_gradtrack_tau_{dataset}_{profile}")

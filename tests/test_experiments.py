@@ -107,3 +107,25 @@ def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
     quoted = next(line for line in text.splitlines() if line.startswith("| PointSup"))
     assert [c.strip() for c in quoted.strip("|").split("|")][2:6] == ["", "", "", "73.0 ± 1.6"]
     assert "3 seeds per row" in text
+
+
+def test_run_grids_trains_the_union_once_then_reads_each_grid(monkeypatch):
+    calls = []
+
+    def fake_run_grid(grid, profile, dataset, seeds, device="auto", train=True, retrain=None, engine=None,
+                      report=True):
+        calls.append(([e.label for e in grid], train))
+        return [e.label for e in grid]
+
+    monkeypatch.setattr(experiments, "run_grid", fake_run_grid)
+    grids = gradtrack_experiments.ablations("quick")
+    out = experiments.run_grids(grids, "quick", "kvasir", [0])
+    # one training batch: Table 2's five runs, #1 and the two other taus; #4 and tau = 0.25 are the
+    # default run already in Table 2, so they are not trained twice
+    assert calls[0] == (["Truncation w/o", "Truncation sequential", "TA Enc. + Dec.", "TA Enc.",
+                         "TA Dec. (GradTrack)", "#1", "τ = 0.05", "τ = 0.5"], True)
+    assert calls[1:] == [([e.label for e in grid], False) for grid in grids.values()]
+    assert out["tau"] == ["τ = 0.05", "τ = 0.25", "τ = 0.5"]
+    calls.clear()
+    experiments.run_grids(grids, "quick", "kvasir", [0], train=False)
+    assert [train for _, train in calls] == [False, False, False]
