@@ -23,6 +23,7 @@ network's ``{p >= t}`` best matches its own target region ``{S > 0}`` on the tra
 gaze target only, so nothing is chosen on the test images or the truth). The run's test images are
 scored at 0.5 (the run record's Dice, recomputed) and at the fitted threshold, as ``gazelib eval``
 scores them (each image's own size), with the paired Wilcoxon p-value between the two.
+
 Writes ``results/<folder>/tables/soft_labels.csv`` and ``.md``; every number comes from here.
 """
 from __future__ import annotations
@@ -106,7 +107,8 @@ def measure(run_id: str) -> dict[str, float | str]:
                           for m in (method, ThresholdAt(method, t)))
     return {"run": run_id, "method": cfg.method, "seed": cfg.seed, "train images": len(train_ids), **row,
             "fitted threshold": t, "test images": len(test_ids), "test Dice @ 0.5 (%)": 100 * at_half.mean(),
-            "test Dice @ fitted (%)": 100 * at_fitted.mean(), "p (fitted vs 0.5)": format_p(paired_test(at_fitted, at_half).p_value)}
+            "test Dice @ fitted (%)": 100 * at_fitted.mean(),
+            "p (fitted vs 0.5)": format_p(paired_test(at_fitted, at_half).p_value)}
 
 
 def fitted_threshold_note(table: pd.DataFrame) -> str:

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from gazelib import soft_labels
 from gazelib.soft_labels import ThresholdAt, fit_to_target, fitted_threshold, mean_dice
 
 
@@ -46,3 +47,14 @@ def test_threshold_at_moves_the_decision_of_evaluate():
     logits = torch.logit(torch.tensor([0.8, 0.45, 0.35, 0.1]))
     shifted = ThresholdAt(Identity(), 0.4).predict(logits)
     assert (shifted > 0).tolist() == [True, True, False, False]
+
+
+def test_fitted_threshold_note_summarises_each_method_over_its_runs():
+    import pandas as pd
+
+    table = pd.DataFrame({"method": ["vam", "vam"], "fitted threshold": [0.2, 0.25],
+                          "test Dice @ 0.5 (%)": [50.0, 52.0], "test Dice @ fitted (%)": [60.0, 64.0],
+                          "p (fitted vs 0.5)": ["<0.001", "0.012"]})
+    note = soft_labels.fitted_threshold_note(table)
+    # mean ± sample std of (50, 52) and (60, 64): 51.0 ± 1.4 and 62.0 ± 2.8
+    assert "VAM 51.0 ± 1.4 → **62.0 ± 2.8** (t = 0.2, 0.25; p = <0.001, 0.012)" in note
