@@ -34,7 +34,7 @@
 # gaze, before any network is trained?
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
+profile = "laptop"     # smoke (CI, seconds) | quick (live demo, minutes) | laptop (near the papers, CPU; records committed) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi (needs the prepared TCIA images for the image-based maps)
 seeds = [0]            # unused here: no training in this lesson
 device = "auto"        # unused here

@@ -28,9 +28,9 @@
 # exist are not trained again.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
+profile = "laptop"     # smoke (CI, seconds) | quick (live demo, minutes) | laptop (near the papers, CPU; records committed) | paper (GPU)
 dataset = "kvasir"     # kvasir | nci_isbi
-seeds = [0]            # the papers report three seeds: [0, 1, 2]
+seeds = [0, 1, 2]      # the papers report three seeds; quick: [0]
 device = "auto"        # auto | cpu | cuda
 train = True           # False: only read existing run records (make figures)
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)

@@ -22,9 +22,9 @@
 # **quoted** from the GradTrack paper and marked as such, with their source.
 
 # %% tags=["parameters"]
-profile = "quick"      # smoke (CI, seconds) | quick (live demo) | laptop (near the papers, CPU) | paper (GPU)
+profile = "laptop"     # smoke (CI, seconds) | quick (live demo, minutes) | laptop (near the papers, CPU; records committed) | paper (GPU)
 dataset = "kvasir"
-seeds = [0]
+seeds = [0, 1, 2]      # quick: [0]
 device = "auto"
 train = True           # False: tables and figures from existing records only
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
