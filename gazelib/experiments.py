@@ -54,8 +54,8 @@ TRIMMED = ("quick", "laptop")
 #: attention) where a profile shortens them. Under ``laptop`` Table 1 (lesson 02, the README) trains
 #: ``config.LAPTOP_ITERATIONS`` (1,600), but a lesson's grid (8 configurations x 3 seeds for lesson 04)
 #: at that length is over an hour on 2 cores; at 300 iterations each lesson's grid, three seeds two
-#: runs at a time, fits its 15-minute budget. The grid's default run is then its own 300-iteration run,
-#: not the Table 1 record.
+#: runs at a time, takes about a quarter of an hour (``results/reproduce/README.md``). The grid's
+#: default run is then its own 300-iteration run, not the Table 1 record.
 GRID_ITERATIONS = {"laptop": 300}
 
 

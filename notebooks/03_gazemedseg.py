@@ -182,9 +182,9 @@ print(f"readable_consistency == consistency_loss on {len(levels)} training image
 # recipe, and after 1000 with the paper's momentum 0.99; `results/quick_recipe/`).
 #
 # `laptop` keeps the same points on all 900 training images, three seeds, but trains each for
-# `experiments.GRID_ITERATIONS` (300) iterations rather than Table 1's 1,600, so that the grid fits
-# 15 minutes on 2 cores: its default run is its own short run, and it scores below the GazeMedSeg
-# row of lesson 02. The grid compares points trained alike; it does not reproduce the paper's absolute numbers.
+# `experiments.GRID_ITERATIONS` (300) iterations rather than Table 1's 1,600, so that the grid takes
+# about ten minutes on 2 cores: its default run is its own short run, and it scores below GazeMedSeg's
+# Table 1 row (lesson 06). The grid compares points trained alike; it does not reproduce the paper's absolute numbers.
 
 # %%
 grids = gazemedseg_experiments.ablations(dataset, profile)

@@ -162,7 +162,8 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 # five minutes on a 2-core laptop CPU (`gradtrack/experiments.py`, `TRIMMED_POINTS`); `paper` runs every point.
 # `laptop` keeps those points on all 900 training images, three seeds, each run
 # `experiments.GRID_ITERATIONS` (300) iterations long instead of Table 1's 1,600, so that the 24 runs
-# fit 15 minutes on 2 cores; the default run here is that short run, below lesson 02's GradTrack row.
+# take about a quarter of an hour on 2 cores (`results/reproduce/README.md`); the default run here is that short run, below
+# GradTrack's Table 1 row (lesson 06).
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test
 # images, and each row's paired Wilcoxon p-value against the default run (`vs`: GradTrack itself).
