@@ -70,6 +70,14 @@ def preset_for(profile: str, dataset: str) -> str:
     return f"paper_{dataset}" if profile == "paper" else profile
 
 
+def experiment_key(exp: Experiment, dataset: str, preset: str) -> str:
+    """The run identity (``runs.config_key``, seed aside) of ``exp`` under ``preset``."""
+    from gazelib.config import make_config
+    from gazelib.runs import config_key
+
+    return config_key(make_config(exp.method, dataset, preset, list(exp.overrides)))
+
+
 def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, device: str = "auto",
              train: bool = True, retrain: bool | None = None, engine: str | None = None,
              report: bool = True) -> pd.DataFrame:
@@ -141,15 +149,12 @@ def run_grids(grids: dict[str, list[Experiment]], profile: str, dataset: str, se
     """``run_grid`` for all the grids of a lesson: the runs they need are trained as one batch (a run
     that several grids share once, and ``local:N`` keeps its N workers busy across grids), then each
     grid's rows are read from the records."""
-    from gazelib.config import make_config
-    from gazelib.runs import config_key
-
     if train:
         preset = preset_for(profile, dataset)
         union: dict[str, Experiment] = {}
         for grid in grids.values():
             for exp in grid:
-                union.setdefault(config_key(make_config(exp.method, dataset, preset, list(exp.overrides))), exp)
+                union.setdefault(experiment_key(exp, dataset, preset), exp)
         run_grid(list(union.values()), profile, dataset, seeds, device, retrain=retrain, engine=engine)
     return {name: run_grid(grid, profile, dataset, seeds, device, train=False, report=not train)
             for name, grid in grids.items()}
@@ -178,13 +183,10 @@ def default_label(grid: list[Experiment], dataset: str, profile: str) -> str:
     """The label of the grid's default run: the experiment whose config is the method's preset
     with nothing but the grid's shared overrides (``grid_overrides``): the run shared by every grid
     of a notebook."""
-    from gazelib.config import make_config
-    from gazelib.runs import config_key
-
     preset = preset_for(profile, dataset)
     for exp in grid:
-        if config_key(make_config(exp.method, dataset, preset, list(exp.overrides))) == config_key(
-                make_config(exp.method, dataset, preset, list(grid_overrides(profile)))):
+        default = Experiment(exp.label, exp.method, grid_overrides(profile))
+        if experiment_key(exp, dataset, preset) == experiment_key(default, dataset, preset):
             return exp.label
     raise ValueError(f"no experiment of the grid {[e.label for e in grid]} is the {profile} default")
 

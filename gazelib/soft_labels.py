@@ -39,8 +39,10 @@ from gazelib import metrics
 from gazelib.paths import REPO_ROOT, results_root
 
 THRESHOLDS = (0.5, 0.4, 0.3)
-#: The committed measurement of the ``laptop`` Table 1 VAM rows (lessons 02 and 06 show it).
-COMMITTED = REPO_ROOT / "results" / "laptop_recipe" / "tables" / "soft_labels.csv"
+#: Where ``main`` writes its table by default (``results/<FOLDER>/tables/<TABLE>.csv``), and that table
+#: as committed: the measurement of the ``laptop`` Table 1 VAM rows (lessons 02 and 06 show it).
+FOLDER, TABLE = "laptop_recipe", "soft_labels"
+COMMITTED = REPO_ROOT / "results" / FOLDER / "tables" / f"{TABLE}.csv"
 #: Candidates of ``fitted_threshold``.
 CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
@@ -135,10 +137,10 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m gazelib.soft_labels", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="run ids of finished vam / vam_crf runs (their checkpoints must exist)")
-    parser.add_argument("--folder", default="laptop_recipe", help="results/<folder>/tables/ receives soft_labels.csv/.md")
+    parser.add_argument("--folder", default=FOLDER, help="results/<folder>/tables/ receives soft_labels.csv/.md")
     args = parser.parse_args(argv)
     table = pd.DataFrame([measure(run) for run in args.runs]).round(3)
-    paths = write_table(table, "soft_labels", root=results_root() / args.folder)
+    paths = write_table(table, TABLE, root=results_root() / args.folder)
     print(table.to_string(index=False))
     print("written:", *paths)
 
