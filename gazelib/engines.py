@@ -96,8 +96,22 @@ def worker_env(workers: int) -> dict[str, str]:
     return env
 
 
+def work(cfg) -> int:
+    """A run's training work for scheduling: iterations times the networks it trains (GazeMedSeg one
+    per pseudo-mask level). Compute-bound runs take time roughly in proportion to it."""
+    return cfg.iterations * (len(cfg.levels) if cfg.method == "gazemedseg" else 1)
+
+
+def longest_first(jobs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """``jobs`` ordered by ``work``, largest first (ties keep their order): N workers taking the next
+    job as they free up then finish close together, instead of one long run training alone at the end."""
+    return sorted(jobs, key=lambda job: -work(job[1]))
+
+
 def _local(jobs, workers: int, retrain) -> dict[str, str]:
-    """Each run in its own process (``python -m gazelib.engines CONFIG_JSON``), ``workers`` at once."""
+    """Each run in its own process (``python -m gazelib.engines CONFIG_JSON``), ``workers`` at once,
+    the longest first (``longest_first``)."""
+    jobs = longest_first(jobs)
     logs = _log_folder()
     env = worker_env(workers)
 

@@ -137,6 +137,7 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
     """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
     ``{label, seed, args}`` with ``args`` the ``gazelib train`` arguments of each."""
     from gazelib.config import make_config
+    from gazelib.engines import work
     from gazelib.experiments import TABLE1, preset_for
 
     grid = [e for e in TABLE1 if rows is None or e.label in rows]
@@ -145,11 +146,9 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
         raise ValueError(f"unknown Table 1 row(s) {sorted(unknown)}; rows: {[e.label for e in TABLE1]}")
     preset = preset_for(profile, dataset)
 
-    def cost(exp):   # network-iterations: GazeMedSeg trains one network per level
-        cfg = make_config(exp.method, dataset, preset, list(exp.overrides))
-        return cfg.iterations * (len(cfg.levels) if exp.method == "gazemedseg" else 1)
     runs = []
-    for exp in sorted(grid, key=cost, reverse=True):
+    for exp in sorted(grid, key=lambda e: work(make_config(e.method, dataset, preset, list(e.overrides))),
+                      reverse=True):
         for seed in seeds:
             args = [exp.method, "--dataset", dataset, "--profile", profile, "--seed", str(seed)]
             args += [a for o in exp.overrides for a in ("--set", o)]
@@ -161,6 +160,7 @@ def prepare(profile: str, dataset: str, rows=None) -> None:
     """Build every training tensor the table's runs need (gaze maps with all cores), once, before
     several runs start at once and would each build them."""
     from gazelib.config import make_config
+    from gazelib.engines import work
     from gazelib.experiments import TABLE1, preset_for
     from gazelib.methods import get_method
     from gazelib.targets import build_tensors

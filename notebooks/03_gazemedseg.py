@@ -182,8 +182,8 @@ print(f"readable_consistency == consistency_loss on {len(levels)} training image
 # recipe, and after 1000 with the paper's momentum 0.99; `results/quick_recipe/`).
 #
 # `laptop` keeps the same points on all 900 training images, three seeds, but trains each for
-# `experiments.GRID_ITERATIONS` (300) iterations rather than Table 1's 1,600, so that the grid takes
-# about ten minutes on 2 cores: its default run is its own short run, and it scores below GazeMedSeg's
+# `experiments.GRID_ITERATIONS` (250) iterations rather than Table 1's 1,400, so that the grid fits
+# the 15-minute budget on 2 cores (measured: `results/reproduce/README.md`): its default run is its own short run, and it scores below GazeMedSeg's
 # Table 1 row (lesson 06). The grid compares points trained alike; it does not reproduce the paper's absolute numbers.
 
 # %%

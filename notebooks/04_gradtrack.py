@@ -161,8 +161,8 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 # (components \#1 and \#4; $\tau \in \{0.05, 0.25, 0.5\}$), so that the notebook trains in about
 # five minutes on a 2-core laptop CPU (`gradtrack/experiments.py`, `TRIMMED_POINTS`); `paper` runs every point.
 # `laptop` keeps those points on all 900 training images, three seeds, each run
-# `experiments.GRID_ITERATIONS` (300) iterations long instead of Table 1's 1,600, so that the 24 runs
-# take about a quarter of an hour on 2 cores (`results/reproduce/README.md`); the default run here is that short run, below
+# `experiments.GRID_ITERATIONS` (250) iterations long instead of Table 1's 1,400, so that the 24 runs
+# fit the 15-minute budget on 2 cores (measured: `results/reproduce/README.md`); the default run here is that short run, below
 # GradTrack's Table 1 row (lesson 06).
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test

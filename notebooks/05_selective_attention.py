@@ -200,7 +200,8 @@ print(f"ReadableAAB == gazelib.selective_attention.network.AAB on {case}")
 # every variant at ratio 0.2, where the paper finds gaze helps most, and the backbone against
 # `ours` at 0.7 (`selective_attention/experiments.py`, `TRIMMED_CELLS`); `paper` fills all twenty cells.
 # `laptop` fills the same cells from all 900 training images, three seeds, each run
-# `experiments.GRID_ITERATIONS` (300) iterations long, so that the 21 runs take about a quarter of an hour on 2 cores.
+# `experiments.GRID_ITERATIONS` (250) iterations long, so that the 21 runs fit the 15-minute budget on 2 cores
+# (measured: `results/reproduce/README.md`).
 
 # %% [markdown]
 # Each cell (variant, ratio) is one row of the table below: Dice in percent, mean ± std over

@@ -65,3 +65,17 @@ def test_local_workers_share_the_cpu_threads(monkeypatch):
     assert [worker_env(n)["OMP_NUM_THREADS"] for n in (1, 2, 3, 16)] == ["8", "4", "2", "1"]
     monkeypatch.setenv("OMP_NUM_THREADS", "3")          # a user's choice wins
     assert worker_env(2)["OMP_NUM_THREADS"] == "3"
+
+
+def test_local_runs_the_longest_jobs_first():
+    from types import SimpleNamespace
+
+    from gazelib.engines import longest_first, work
+
+    def cfg(method, iterations, levels=(0.3, 0.7)):
+        return SimpleNamespace(method=method, iterations=iterations, levels=levels)
+
+    assert work(cfg("gazemedseg", 100, (0.2, 0.5, 0.8))) == 300   # one network per level
+    assert work(cfg("gradtrack", 100)) == 100
+    jobs = [("a", cfg("vam", 100)), ("b", cfg("gazemedseg", 100)), ("c", cfg("full", 250)), ("d", cfg("san", 100))]
+    assert [name for name, _ in longest_first(jobs)] == ["c", "b", "a", "d"]   # ties keep their order
