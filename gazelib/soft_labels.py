@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,22 @@ def measure(run_id: str) -> dict[str, float | str]:
             "p (fitted vs 0.5)": format_p(paired_test(at_fitted, at_half).p_value)}
 
 
+def committed_for(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """The committed measurement (``COMMITTED``) if it measures exactly the VAM runs of ``runs`` (a
+    ``run_grid`` frame), else None, printing why: a table of other runs (another length, seeds or
+    profile) is never shown as theirs."""
+    wanted = set(runs.loc[runs.method.isin(["vam", "vam_crf"]), "run_id"])
+    if not COMMITTED.exists():
+        print(f"not measured yet: {COMMITTED}")
+        return None
+    table = pd.read_csv(COMMITTED)
+    if set(table["run"]) != wanted:
+        print(f"{os.path.relpath(COMMITTED, REPO_ROOT)} measures other runs than these VAM rows, not shown; to measure "
+              f"them: python -m gazelib.soft_labels {' '.join(sorted(wanted))}")
+        return None
+    return table
+
+
 def fitted_threshold_note(table: pd.DataFrame) -> str:
     """A paragraph from a ``measure`` table: each method's test Dice at 0.5 and at its fitted threshold
     (mean ± std over the table's runs), with the thresholds and the per-run p-values."""
@@ -128,7 +145,7 @@ def fitted_threshold_note(table: pd.DataFrame) -> str:
                      f"{', '.join(map(str, rows['p (fitted vs 0.5)']))})")
     return ("The same VAM networks scored at a decision threshold fitted to their own gaze target on the "
             "training images (no ground truth used; `python -m gazelib.soft_labels`, "
-            "`results/laptop_recipe/tables/soft_labels.md`), test Dice at 0.5 → at the fitted threshold, "
+            f"`results/{FOLDER}/tables/{TABLE}.md`), test Dice at 0.5 → at the fitted threshold, "
             "mean ± std over seeds, paired Wilcoxon per run: " + "; ".join(parts) + ".")
 
 

@@ -218,17 +218,14 @@ plt.show()
 # this says how much of the VAM rows' gap to the paper is the decision rule.
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from gazelib import soft_labels
 
-if soft_labels.COMMITTED.exists():
-    soft_label_check = pd.read_csv(soft_labels.COMMITTED)
+soft_label_check = soft_labels.committed_for(runs)   # the committed measurement, if it is of these runs
+if soft_label_check is not None:
     display(readable(soft_label_check))
     display(Markdown(soft_labels.fitted_threshold_note(soft_label_check)))
-else:
-    print(f"not measured yet: {soft_labels.COMMITTED}")
 
 # %% [markdown]
 # ## 6. What the measurements say about the paper's claims

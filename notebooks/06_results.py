@@ -37,7 +37,6 @@ print(f"results: {use_results(results_dir)}")
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from gazelib import soft_labels
 from gazelib.data.datasets import load_dataset
@@ -108,7 +107,8 @@ plt.show()
 
 # %%
 if profile == README_PROFILE:
-    notes = (soft_labels.fitted_threshold_note(pd.read_csv(soft_labels.COMMITTED)),) if soft_labels.COMMITTED.exists() else ()
+    soft_label_check = soft_labels.committed_for(runs)
+    notes = () if soft_label_check is None else (soft_labels.fitted_threshold_note(soft_label_check),)
     update_readme(table1, dataset, profile, f"figures/06_measured_vs_paper_{dataset}_{profile}.png", verdicts, notes)
 
 # %% [markdown]

@@ -58,3 +58,20 @@ def test_fitted_threshold_note_summarises_each_method_over_its_runs():
     note = soft_labels.fitted_threshold_note(table)
     # mean ± sample std of (50, 52) and (60, 64): 51.0 ± 1.4 and 62.0 ± 2.8
     assert "VAM 51.0 ± 1.4 → **62.0 ± 2.8** (t = 0.2, 0.25; p = <0.001, 0.012)" in note
+
+
+def test_the_committed_table_is_shown_only_for_the_runs_it_measured(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    committed = tmp_path / "soft_labels.csv"
+    monkeypatch.setattr(soft_labels, "COMMITTED", tmp_path / "absent.csv")
+    runs = pd.DataFrame({"method": ["full", "vam", "vam_crf"], "run_id": ["f-s0", "v-s0", "c-s0"]})
+    assert soft_labels.committed_for(runs) is None
+    assert "not measured yet" in capsys.readouterr().out
+    monkeypatch.setattr(soft_labels, "COMMITTED", committed)
+    pd.DataFrame({"run": ["v-s0", "c-s0"], "method": ["vam", "vam_crf"]}).to_csv(committed, index=False)
+    assert list(soft_labels.committed_for(runs)["run"]) == ["v-s0", "c-s0"]
+    stale = runs.assign(run_id=["f-s0", "v-s1", "c-s0"])            # another seed: not these runs
+    assert soft_labels.committed_for(stale) is None
+    out = capsys.readouterr().out
+    assert "measures other runs" in out and "python -m gazelib.soft_labels c-s0 v-s1" in out
