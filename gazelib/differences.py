@@ -28,9 +28,10 @@ DIFFERENCES = (
                "224 px, full-width networks, 10,000-15,000 iterations on a GPU.",
                "`paper` runs the papers' recipes; `laptop` / `quick` / `smoke` shrink images, widths and "
                "iterations and use SGD momentum 0.9, lr 0.05 (0.01 for the BasicUNet under `laptop`; see "
-               "`gazelib.config`), so their numbers are not the papers' numbers. That recipe and the CPU "
-               "profiles' lengths were chosen by the test Dice of seed-0 runs (no validation split): slightly "
-               "optimistic for those profiles. Under `laptop` the ablation lessons (03-05) train each run "
+               "`gazelib.config`), so their numbers are not the papers' numbers. That recipe and `quick`'s "
+               "lengths were chosen by the test Dice of seed-0 runs (no validation split): slightly "
+               "optimistic for those profiles; `laptop`'s lengths were set by its time budget on 2 cores "
+               "(`results/reproduce/README.md`). Under `laptop` the ablation lessons (03-05) train each run "
                f"{GRID_ITERATIONS['laptop']:,} iterations (`experiments.GRID_ITERATIONS`), Table 1 "
                f"{LAPTOP_ITERATIONS['gradtrack']:,}.", TRAINED,
                "results/laptop_recipe/README.md"),
