@@ -160,7 +160,6 @@ def prepare(profile: str, dataset: str, rows=None) -> None:
     """Build every training tensor the table's runs need (gaze maps with all cores), once, before
     several runs start at once and would each build them."""
     from gazelib.config import make_config
-    from gazelib.engines import work
     from gazelib.experiments import TABLE1, preset_for
     from gazelib.methods import get_method
     from gazelib.targets import build_tensors

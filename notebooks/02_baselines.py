@@ -45,7 +45,7 @@ import matplotlib.pyplot as plt
 
 from gazelib.config import make_config
 from gazelib.differences import show_differences
-from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grids, table1_claims, table1_comparisons
+from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_claims, table1_comparisons
 from gazelib.methods import get_method
 from gazelib.results import readable, write_table
 from gazelib.plots import bar_with_reference, save_figure
@@ -127,13 +127,13 @@ print("readable_soft_bce == gazelib.losses.bce_with_logits on 4 soft CRF labels"
 # Evaluation happens at each test image's own resolution: the logits are upsampled, thresholded
 # at 0.5, and Dice, IoU and the 95 % Hausdorff distance are computed per image, then averaged.
 #
-# This cell trains every row of Table 1, the gaze methods of lessons 03 and 04 too, as one batch
-# (`experiments.run_grids`): with `ENGINE=local:2` both workers stay busy to the end, the longest
-# runs first (`engines.longest_first`). This lesson shows the four baselines; lesson 06 reads the
-# other records.
+# This cell trains every row of Table 1, the gaze methods of lessons 03 and 04 too, as one batch:
+# with `ENGINE=local:2` both workers stay busy to the end, the longest runs first
+# (`engines.longest_first`). This lesson shows the four baselines; lesson 06 reads the other records.
 
 # %%
-runs = run_grids({"Table 1": TABLE1, "baselines": TABLE1[:4]}, profile, dataset, seeds, device, train=train)["baselines"]
+table1_runs = run_grid(TABLE1, profile, dataset, seeds, device, train=train)
+runs = table1_runs[table1_runs.label.isin([exp.label for exp in TABLE1[:4]])].reset_index(drop=True)
 runs
 
 # %% [markdown]
