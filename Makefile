@@ -44,7 +44,7 @@ PROFILE ?= paper
 # Empty: the CLI's default per profile (three seeds for paper, one for quick/smoke); e.g. SEEDS="0 1 2".
 SEEDS   ?=
 DEVICE  ?= auto
-# Empty: $GAZELIB_ENGINE or serial; e.g. ENGINE=local:2 trains two runs at once (gazelib/engines.py).
+# Empty: $GAZELIB_ENGINE or serial; e.g. ENGINE=local:2 trains two runs at once (gazelib/experiments/engines.py).
 ENGINE  ?=
 # Empty: every lesson; e.g. ONLY="02 04" runs lessons 02 and 04 only.
 ONLY    ?=
@@ -55,7 +55,7 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 
 .PHONY: exercises
 exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01, 03, 04 (notebooks/exercises/)
-	$(BIN)/python -m gazelib.exercises
+	$(BIN)/python -m gazelib.ops.exercises
 
 reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE, ONLY); resumes where it stopped
 	$(BIN)/gazelib reproduce --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) --device $(DEVICE) $(if $(ENGINE),--engine $(ENGINE)) $(if $(ONLY),--only $(ONLY))

@@ -47,15 +47,15 @@ import numpy as np
 import pandas as pd
 
 from gazelib.data.datasets import load_dataset
-from gazelib.gazemedseg.crf import crf_refine, to_rgb_uint8
+from gazelib.gaze.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import soft_vam, vam
-from gazelib.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
-from gazelib.selective_attention.gaze_target import san_target
-from gazelib.gradtrack.track_maps import track_map
+from gazelib.papers.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.papers.selective_attention.gaze_target import san_target
+from gazelib.papers.gradtrack.track_maps import track_map
 from gazelib.gaze.cache import default_params
-from gazelib.gaze.quality import quality, write_quality
-from gazelib.paths import results_root
-from gazelib.plots import dice_per_threshold, draw_scanpath, save_figure, show_image, show_map, show_mask
+from gazelib.report.gaze_quality import quality, write_quality
+from gazelib.core.paths import results_root
+from gazelib.report.plots import dice_per_threshold, draw_scanpath, save_figure, show_image, show_map, show_mask
 
 # How many images the quality table scores: all of them except in the CI profile.
 quality_limit = 8 if profile == "smoke" else None
@@ -216,7 +216,7 @@ plt.show()
 # with $\beta$ = 10 (Kvasir) or 15 (NCI-ISBI) and field-of-view threshold $\tau$ = 0.25.
 # Our reading of "track" is the polyline through the fixations of $T^r$ (`track="points"` uses the
 # fixations alone), and $\beta$ is measured in pixels of the $224 \times 224$ training image, the
-# image the paper works on; both are switches of `gazelib.gradtrack.track_maps.track_map`. $T^r$ keeps
+# image the paper works on; both are switches of `gazelib.papers.gradtrack.track_maps.track_map`. $T^r$ keeps
 # $\lceil r\,n \rceil$ of the $n$ fixations (the paper gives no rounding rule).
 #
 # Eqs. 1-2 as code: the distance of every pixel centre to every segment of the track, the
@@ -251,7 +251,7 @@ for r in t["ratios"]:
     library = track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], t["truncation"], t["track"], tuple(t["grid"]))
     np.testing.assert_allclose(readable_track_map(ds.scanpath(case), h, w, r, t["beta"], t["tau"], tuple(t["grid"])),
                                library, atol=1e-4, rtol=0)
-print(f"readable_track_map == gazelib.gradtrack.track_maps.track_map on {case}, r = {t['ratios']}")
+print(f"readable_track_map == gazelib.papers.gradtrack.track_maps.track_map on {case}, r = {t['ratios']}")
 
 # %%
 ratios = (0.5, 0.75, 1.0)
@@ -272,7 +272,7 @@ plt.show()
 #
 # The Selective Attention Network predicts the expert's gaze at 1/16 of the input resolution
 # and is trained with a binary cross-entropy against a Gaussian-on-fixations map at that
-# resolution (`gazelib.selective_attention.gaze_target.san_target`).
+# resolution (`gazelib.papers.selective_attention.gaze_target.san_target`).
 
 # %%
 fig, axes = plt.subplots(1, n_examples, figsize=(4 * n_examples, 3.5))
@@ -311,6 +311,6 @@ save_figure(fig, f"01_quality_dice_per_threshold_{dataset}")
 plt.show()
 
 # %%
-from gazelib.differences import show_differences
+from gazelib.report.differences import show_differences
 
 show_differences("01")

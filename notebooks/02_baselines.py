@@ -23,8 +23,8 @@
 # * **VAM and VAM$_{D\text{-}CRF}$** — the floor of gaze supervision: train on the gaze map of
 #   lesson 01 as a *soft* label, with values below 0.5 set to background (GradTrack, Table 1).
 #
-# Every run goes through the one trainer (`gazelib.train`); a method is a small registered
-# unit — network, training targets, loss — in `gazelib/baselines/` (and each paper's folder). Runs whose records already
+# Every run goes through the one trainer (`gazelib.core.train`); a method is a small registered
+# unit — network, training targets, loss — in `gazelib/papers/baselines/` (and each paper's folder). Runs whose records already
 # exist are not trained again.
 
 # %% tags=["parameters"]
@@ -36,20 +36,20 @@ train = True           # False: only read existing run records (make figures)
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
-from gazelib.paths import use_results
+from gazelib.core.paths import use_results
 
 print(f"results: {use_results(results_dir)}")
 
 # %%
 import matplotlib.pyplot as plt
 
-from gazelib.config import make_config
-from gazelib.differences import show_differences
-from gazelib.experiments import TABLE1, paper_dice, preset_for, run_grid, table1_claims, table1_comparisons
-from gazelib.methods import get_method
-from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure
-from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.core.config import make_config
+from gazelib.report.differences import show_differences
+from gazelib.experiments.grids import TABLE1, paper_dice, preset_for, run_grid, table1_claims, table1_comparisons
+from gazelib.core.methods import get_method
+from gazelib.runs.records import readable, write_table
+from gazelib.report.plots import bar_with_reference, save_figure
+from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
 preset = preset_for(profile, dataset)
 print(make_config("full", dataset=dataset, preset=preset))
@@ -77,18 +77,18 @@ def readable_dice_ce(z, y, eps=1e-5):
 
 
 # %% [markdown]
-# Checked against the loss the trainer uses (`gazelib.losses.dice_ce_loss`) on real training
+# Checked against the loss the trainer uses (`gazelib.core.losses.dice_ce_loss`) on real training
 # masks, with the images' standardised brightness standing in for the logits $z$:
 
 # %%
-from gazelib.lesson_figures import training_batch
-from gazelib.losses import bce_with_logits, dice_ce_loss
+from gazelib.report.lesson_figures import training_batch
+from gazelib.core.losses import bce_with_logits, dice_ce_loss
 
 batch = training_batch("vam_crf", dataset, profile, n=4)
 batch["mask"] = training_batch("full", dataset, profile, n=4)["mask"]
 z = batch["image"].mean(dim=1, keepdim=True)
 torch.testing.assert_close(readable_dice_ce(z, batch["mask"].float()), dice_ce_loss(z, batch["mask"]))
-print("readable_dice_ce == gazelib.losses.dice_ce_loss on 4 training masks")
+print("readable_dice_ce == gazelib.core.losses.dice_ce_loss on 4 training masks")
 
 # %% [markdown]
 # ## 2. The gaze map as a soft label
@@ -111,7 +111,7 @@ def readable_soft_bce(z, H_soft):
 
 # %% [markdown]
 # Checked on the real CRF maps of the same training images: the soft label against the cached
-# target (`soft_vam`), the loss against `gazelib.losses.bce_with_logits`.
+# target (`soft_vam`), the loss against `gazelib.core.losses.bce_with_logits`.
 
 # %%
 from gazelib.gaze.heatmap import soft_vam
@@ -119,7 +119,7 @@ from gazelib.gaze.heatmap import soft_vam
 H_soft = batch["crf_soft"]
 torch.testing.assert_close(readable_soft_label(H_soft), torch.from_numpy(soft_vam(H_soft.numpy())))
 torch.testing.assert_close(readable_soft_bce(z, H_soft), bce_with_logits(z, H_soft))
-print("readable_soft_bce == gazelib.losses.bce_with_logits on 4 soft CRF labels")
+print("readable_soft_bce == gazelib.core.losses.bce_with_logits on 4 soft CRF labels")
 
 # %% [markdown]
 # ## 3. Train (or read) the runs
@@ -139,7 +139,7 @@ runs
 # %% [markdown]
 # The table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over the test
 # images (`dice_ci_low`, `dice_ci_high`), and for VAM$_{D\text{-}CRF}$ the paired Wilcoxon p-value
-# against VAM, the row below it in the papers' ordering (`gazelib.summary`, `gazelib.stats`).
+# against VAM, the row below it in the papers' ordering (`gazelib.report.summary`, `gazelib.report.stats`).
 
 # %%
 table = summarize(runs, compare=table1_comparisons(), paper=paper_dice(dataset, "Table 1"))
@@ -169,7 +169,7 @@ plt.show()
 
 # %%
 from gazelib.data.datasets import load_dataset
-from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 for method in dict.fromkeys(runs.method):
     fig = show_batch(training_batch(method, dataset, profile, n=2))
@@ -203,7 +203,7 @@ plt.show()
 #   so BCE lifts the region slowly; short trainings first sit at the all-background solution
 #   (the `quick` recipe, `results/quick_recipe/`).
 #
-# `python -m gazelib.soft_labels RUN_ID ...` measures both on the **training** images of the
+# `python -m gazelib.papers.baselines.soft_labels RUN_ID ...` measures both on the **training** images of the
 # `laptop` runs (never the test images), at the training grid: the target's ceiling
 # (`target vs truth`), how much of the target the prediction covers (`prediction vs target`,
 # `area ratio`), the mean probability inside the target against the target's own mean there, and
@@ -220,7 +220,7 @@ plt.show()
 # %%
 from IPython.display import Markdown, display
 
-from gazelib import soft_labels
+from gazelib.papers.baselines import soft_labels
 
 soft_label_check = soft_labels.committed_for(runs)   # the committed measurement, if it is of these runs
 if soft_label_check is not None:

@@ -32,7 +32,7 @@ train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
-from gazelib.paths import use_results
+from gazelib.core.paths import use_results
 
 print(f"results: {use_results(results_dir)}")
 
@@ -42,14 +42,14 @@ import pandas as pd
 import numpy as np
 import torch
 
-from gazelib.differences import show_differences
-from gazelib.experiments import against_default, run_grids
-from gazelib.gazemedseg import experiments as gazemedseg_experiments
-from gazelib.gazemedseg.loss import consistency_loss
-from gazelib.gazemedseg.lpp import local_pixel_propagation
-from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure
-from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.differences import show_differences
+from gazelib.experiments.grids import against_default, run_grids
+from gazelib.papers.gazemedseg import experiments as gazemedseg_experiments
+from gazelib.papers.gazemedseg.loss import consistency_loss
+from gazelib.papers.gazemedseg.lpp import local_pixel_propagation
+from gazelib.runs.records import readable, write_table
+from gazelib.report.plots import bar_with_reference, save_figure
+from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. Local pixel propagation
@@ -148,7 +148,7 @@ def readable_consistency(p_i, peers):
 # after LPP-smoothing it and the other levels as the peers.
 
 # %%
-from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 batch = training_batch("gazemedseg", dataset, profile, n=3)
 fig = show_batch(batch)

@@ -32,7 +32,7 @@ train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
-from gazelib.paths import use_results
+from gazelib.core.paths import use_results
 
 print(f"results: {use_results(results_dir)}")
 
@@ -42,14 +42,14 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from gazelib.differences import show_differences
-from gazelib.experiments import against_default, paper_dice, run_grids
-from gazelib.gradtrack import experiments as gradtrack_experiments
-from gazelib.gradtrack.loss import gtmg_loss
-from gazelib.gradtrack.track_attention import TrackAttention
-from gazelib.results import readable, write_table
-from gazelib.plots import bar_with_reference, save_figure
-from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.differences import show_differences
+from gazelib.experiments.grids import against_default, paper_dice, run_grids
+from gazelib.papers.gradtrack import experiments as gradtrack_experiments
+from gazelib.papers.gradtrack.loss import gtmg_loss
+from gazelib.papers.gradtrack.track_attention import TrackAttention
+from gazelib.runs.records import readable, write_table
+from gazelib.report.plots import bar_with_reference, save_figure
+from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. Track attention and its loss
@@ -114,7 +114,7 @@ class ReadableTrackAttention(nn.Module):
 # trainer builds them.
 
 # %%
-from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 batch = training_batch("gradtrack", dataset, profile, n=3)
 fig = show_batch(batch, {"track": ["$G^{50\\%}$", "$G^{75\\%}$", "$G^{100\\%}$"]})
@@ -245,8 +245,8 @@ plt.show()
 # checkpoint (written by training, not committed): with records only, train afresh to see it.
 
 # %%
-from gazelib.lesson_figures import ta_outputs
-from gazelib.runs import checkpoint_path
+from gazelib.report.lesson_figures import ta_outputs
+from gazelib.runs.identity import checkpoint_path
 
 full_design = component_runs[component_runs.label == "#4"].run_id
 if full_design.empty or not checkpoint_path(full_design.iloc[0]).exists():

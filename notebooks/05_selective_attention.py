@@ -35,7 +35,7 @@ train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
-from gazelib.paths import use_results
+from gazelib.core.paths import use_results
 
 print(f"results: {use_results(results_dir)}")
 
@@ -45,15 +45,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gazelib.differences import show_differences
-from gazelib.experiments import run_grid
-from gazelib.selective_attention import experiments as san_experiments
-from gazelib.losses import dice_loss
-from gazelib.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
-from gazelib.networks import BasicUNet
-from gazelib.results import readable, write_table
-from gazelib.plots import MAP_CMAP, add_colorbar, save_figure
-from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.differences import show_differences
+from gazelib.experiments.grids import run_grid
+from gazelib.papers.selective_attention import experiments as san_experiments
+from gazelib.core.losses import dice_loss
+from gazelib.papers.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
+from gazelib.core.networks import BasicUNet
+from gazelib.runs.records import readable, write_table
+from gazelib.report.plots import MAP_CMAP, add_colorbar, save_figure
+from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. The Selective Attention Network
@@ -102,7 +102,7 @@ def readable_gaze_loss(G_logits, G_gt):
 
 # %%
 from gazelib.data.datasets import load_dataset
-from gazelib.selective_attention.gaze_target import san_target
+from gazelib.papers.selective_attention.gaze_target import san_target
 from gazelib.gaze.cache import default_params
 
 ds = load_dataset(dataset)
@@ -182,7 +182,7 @@ readable_aab = ReadableAAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
 readable_aab.load_state_dict(library_aab.state_dict())
 torch.testing.assert_close(readable_aab(E4, M2), library_aab(E4, M2))
 torch.testing.assert_close(positional_encoding((7, 7)), torch.stack(torch.meshgrid(torch.linspace(-1, 1, 7), torch.linspace(-1, 1, 7), indexing="ij")))
-print(f"ReadableAAB == gazelib.selective_attention.network.AAB on {case}")
+print(f"ReadableAAB == gazelib.papers.selective_attention.network.AAB on {case}")
 
 # %% [markdown]
 # ## 3. Table 1 layout: data ratio × variant
@@ -243,7 +243,7 @@ plt.show()
 # their training losses, and their predictions next to the ground truth, at the smallest ratio.
 
 # %%
-from gazelib.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
+from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 fig = show_batch(training_batch("san", dataset, profile, n=3))
 save_figure(fig, f"05_selective_attention_batch_{dataset}")
@@ -278,9 +278,9 @@ show_verdicts(claim_verdicts(runs, san_experiments.claims(ratios), group="cell")
 
 # %%
 from gazelib.data.datasets import load_dataset
-from gazelib.targets import build_tensors
-from gazelib.evaluate import load_checkpoint
-from gazelib.runs import checkpoint_path
+from gazelib.core.targets import build_tensors
+from gazelib.core.evaluate import load_checkpoint
+from gazelib.runs.identity import checkpoint_path
 
 ds = load_dataset(dataset)
 ours = runs[runs.label == "ours"].sort_values(["ratio", "seed"]).iloc[-1]
@@ -318,7 +318,7 @@ else:
 # experiment.
 
 # %%
-from gazelib.config import make_config
+from gazelib.core.config import make_config
 
 cfg3d = make_config("san", preset="smoke", overrides=["san_variant=ours"])
 backbone3d = BasicUNet(in_channels=1, out_channels=1, features=cfg3d.features, dims=3)

@@ -30,7 +30,7 @@ train = True           # False: tables and figures from existing records only
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
-from gazelib.paths import use_results
+from gazelib.core.paths import use_results
 
 print(f"results: {use_results(results_dir)}")
 
@@ -38,15 +38,15 @@ print(f"results: {use_results(results_dir)}")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gazelib import soft_labels
+from gazelib.papers.baselines import soft_labels
 from gazelib.data.datasets import load_dataset
-from gazelib.differences import show_differences
-from gazelib.experiments import (README_PROFILE, TABLE1, paper_dice, run_grid, table1_claims, table1_comparisons,
+from gazelib.report.differences import show_differences
+from gazelib.experiments.grids import (README_PROFILE, TABLE1, paper_dice, run_grid, table1_claims, table1_comparisons,
                                  table1_layout, update_readme)
-from gazelib.plots import label_points, save_figure, show_image, show_map, show_mask
-from gazelib.results import qualitative_masks, readable, write_table
+from gazelib.report.plots import label_points, save_figure, show_image, show_map, show_mask
+from gazelib.runs.records import qualitative_masks, readable, write_table
 from gazelib.gaze.cache import gaze_maps
-from gazelib.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
 runs = run_grid(TABLE1, profile, dataset, seeds, device, train=train)
 measured = summarize(runs, compare=table1_comparisons(), paper=paper_dice(dataset, "Table 1"))

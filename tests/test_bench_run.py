@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from gazelib import bench
-from gazelib.commands import bench as bench_command
-from gazelib.device import cpu_has_native_bf16
-from gazelib.config import make_config
+from gazelib.ops import bench
+from gazelib.cli import bench as bench_command
+from gazelib.core.device import cpu_has_native_bf16
+from gazelib.core.config import make_config
 
 
 def _parse(argv):
@@ -86,7 +86,7 @@ def test_reference_dataset_resizes_normalises_and_flips_together():
 
 def test_concurrent_processes_report_the_table_throughput():
     """K processes train at once after a barrier; throughput is the sum of their iteration rates."""
-    from gazelib.bench import bench_concurrent
+    from gazelib.ops.bench import bench_concurrent
 
     row = bench_concurrent("vam", "smoke", "cpu", runs=2, steps=2, warmup=1)
     assert row["runs"] == 2 and len(row["step_s"]) == 2 and all(t > 0 for t in row["step_s"])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from gazelib import train
-from gazelib.device import cpu_has_native_bf16
-from gazelib.config import make_config
+from gazelib.core import train
+from gazelib.core.device import cpu_has_native_bf16
+from gazelib.core.config import make_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_train_trainer import Disks, Tiny, tiny_cfg  # noqa: E402
@@ -55,7 +55,7 @@ def test_step_is_one_plain_sgd_update_in_fp32():
 
 
 def test_dice_fast_vs_plain_trains_both_paths_per_seed():
-    from gazelib import bench
+    from gazelib.ops import bench
 
     out = bench.dice_fast_vs_plain("full", "smoke", seeds=(0, 1), dataset=Disks(),
                                    overrides={"image_size": 16, "iterations": 2, "train_limit": None,

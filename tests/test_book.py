@@ -10,8 +10,8 @@ import pytest
 
 import nbformat
 
-from gazelib.book import WIDGET_VIEW, build, publish_lesson
-from gazelib.book_check import SCREENSHOT_PAGE, check_site, chromium
+from gazelib.ops.book import WIDGET_VIEW, build, publish_lesson
+from gazelib.ops.book_check import SCREENSHOT_PAGE, check_site, chromium
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.py"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gazelib import differences
+from gazelib.report import differences
 
 REPO = Path(__file__).resolve().parent.parent
 

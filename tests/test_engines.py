@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gazelib.engines import check, worker_env
-from gazelib.experiments import Experiment, run_grid
+from gazelib.experiments.engines import check, worker_env
+from gazelib.experiments.grids import Experiment, run_grid
 
 GRID = [Experiment("full", "full"), Experiment("VAM", "vam")]
 
@@ -70,7 +70,7 @@ def test_local_workers_share_the_cpu_threads(monkeypatch):
 def test_local_runs_the_longest_jobs_first():
     from types import SimpleNamespace
 
-    from gazelib.engines import longest_first, work
+    from gazelib.experiments.engines import longest_first, work
 
     def cfg(method, iterations, levels=(0.3, 0.7)):
         return SimpleNamespace(method=method, iterations=iterations, levels=levels)

@@ -8,7 +8,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from gazelib.exercises import LESSONS, _blank_out, run_checks, split_lesson, write_exercises
+from gazelib.ops.exercises import LESSONS, _blank_out, run_checks, split_lesson, write_exercises
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gazelib import experiments
-from gazelib.gazemedseg import experiments as gazemedseg_experiments
-from gazelib.gradtrack import experiments as gradtrack_experiments
-from gazelib.selective_attention import experiments as san_experiments
-from gazelib.config import make_config
-from gazelib.runs import config_key
+from gazelib.experiments import grids as experiments
+from gazelib.papers.gazemedseg import experiments as gazemedseg_experiments
+from gazelib.papers.gradtrack import experiments as gradtrack_experiments
+from gazelib.papers.selective_attention import experiments as san_experiments
+from gazelib.core.config import make_config
+from gazelib.runs.identity import config_key
 
 
 def _ids(grid, profile, dataset="kvasir"):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from gazelib.data.fixations import Scanpath
-from gazelib.gazemedseg.crf import crf_refine, to_rgb_uint8
+from gazelib.gaze.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import cubic_resize_matrix, vam, soft_vam
-from gazelib.gazemedseg.pseudo_masks import LEVELS, UNDER_ACTIVATION, levels_for, pseudo_masks
-from gazelib.selective_attention.gaze_target import san_target
+from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.papers.selective_attention.gaze_target import san_target
 
 
 def scanpath(x, y, duration=None, start=None, size=(100, 100)):
@@ -123,7 +123,7 @@ def test_san_target_is_an_unweighted_gaussian_sum_peaking_at_one():
 def test_nci_isbi_level_sets_follow_the_authors_kvasir_rule():
     # only Kvasir's 1..5-level sets and NCI-ISBI's 2-level set are the authors'; the rule behind the
     # Kvasir sets (pair, then evenly spaced levels between) rebuilds them and extends NCI-ISBI's pair
-    from gazelib.gazemedseg.pseudo_masks import _spread
+    from gazelib.papers.gazemedseg.pseudo_masks import _spread
 
     assert {n: _spread((0.5, 0.3), n) for n in range(1, 6)} == LEVELS["kvasir"]
     assert LEVELS["nci_isbi"][2] == (0.2, 0.4) and LEVELS["nci_isbi"][3] == (0.2, 0.4, 0.3)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gazelib.data.fixations import Scanpath
-from gazelib.gradtrack.track_maps import (attention_from_distance, kept_count, track_distance, track_map, track_maps,
+from gazelib.papers.gradtrack.track_maps import (attention_from_distance, kept_count, track_distance, track_map, track_maps,
                                 truncate)
 
 

@@ -1,4 +1,4 @@
-"""The GPU procedure (gazelib.gpu, tools/gpu/session.sh), run here on the CPU with the smoke profile
+"""The GPU procedure (gazelib.ops.gpu, tools/gpu/session.sh), run here on the CPU with the smoke profile
 in a fresh copy of the tree: only the GPU itself is untried."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gazelib.data.kvasir import read_mask
-from gazelib.gpu import build_pack, table_runs, verify_pack
+from gazelib.ops.gpu import build_pack, table_runs, verify_pack
 
 REPO = Path(__file__).resolve().parent.parent
 

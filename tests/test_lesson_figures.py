@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gazelib.lesson_figures import loss_curves, predictions_vs_truth
-from gazelib.results import RunRecord, encode_mask, write_record
+from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth
+from gazelib.runs.records import RunRecord, encode_mask, write_record
 
 
 def _record(run_id: str, seed: int, history, masks) -> str:

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from gazelib.gazemedseg.loss import consistency_loss
-from gazelib.gradtrack.loss import gtmg_loss
-from gazelib.losses import bce_with_logits, dice_loss, fg_logit
+from gazelib.papers.gazemedseg.loss import consistency_loss
+from gazelib.papers.gradtrack.loss import gtmg_loss
+from gazelib.core.losses import bce_with_logits, dice_loss, fg_logit
 
 
 def test_dice_hand_computed():

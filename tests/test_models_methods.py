@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from gazelib.config import Config
-from gazelib.gazemedseg.loss import consistency_loss
-from gazelib.methods import get_method, known_methods
+from gazelib.core.config import Config
+from gazelib.papers.gazemedseg.loss import consistency_loss
+from gazelib.core.methods import get_method, known_methods
 
 SLIM = (16, 32, 64, 128, 256)
 

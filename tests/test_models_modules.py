@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from gazelib.gazemedseg.lpp import local_pixel_propagation, local_pixel_propagation_reference
-from gazelib.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
-from gazelib.gradtrack.track_attention import GradTrackNet, TrackAttention
-from gazelib.networks import BasicUNet, NNUNet, count_parameters
+from gazelib.papers.gazemedseg.lpp import local_pixel_propagation, local_pixel_propagation_reference
+from gazelib.papers.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
+from gazelib.papers.gradtrack.track_attention import GradTrackNet, TrackAttention
+from gazelib.core.networks import BasicUNet, NNUNet, count_parameters
 
 SLIM = (16, 32, 64, 128, 256)
 
@@ -99,8 +99,8 @@ def test_backbones_channels_last_and_param_counts(capsys):
 def test_gazemedseg_levels_start_identical_and_lpp_sees_the_final_conv():
     # the authors: MONAI BasicUNet(out_channels=128) = last decoder block -> linear 1x1 final_conv
     # 128 -> 128; classifier and LPP on its output; level networks deep copies of one initialisation
-    from gazelib.config import Config
-    from gazelib.methods import get_method
+    from gazelib.core.config import Config
+    from gazelib.core.methods import get_method
 
     for backbone in ("unet", "nnunet"):
         model = get_method("gazemedseg").build(Config(method="gazemedseg", backbone=backbone, features=SLIM))

@@ -4,7 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gazelib.plots import label_points  # noqa: E402
+from gazelib.report.plots import label_points  # noqa: E402
 
 
 def test_labels_move_left_of_a_crowded_pair_and_stay_apart():

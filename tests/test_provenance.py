@@ -1,7 +1,7 @@
 """git_state: a record's revision, and whether the code (not its outputs) differed from it."""
 import subprocess
 
-from gazelib import provenance
+from gazelib.runs import provenance
 
 
 def test_dirty_means_code_changes_not_outputs(tmp_path, monkeypatch):
@@ -25,7 +25,7 @@ def test_dirty_means_code_changes_not_outputs(tmp_path, monkeypatch):
 
 def test_default_locations_are_the_repositorys_whatever_the_working_directory(tmp_path, monkeypatch):
     """A kernel started in notebooks/ (JupyterLab) finds data/, results/ and figures/ of the checkout."""
-    from gazelib import paths
+    from gazelib.core import paths
 
     for name in ("GAZELIB_DATA", "GAZELIB_RESULTS", "GAZELIB_FIGURES", "GAZELIB_CACHE"):
         monkeypatch.delenv(name, raising=False)

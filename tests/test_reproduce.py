@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from gazelib import reproduce
+from gazelib.ops import reproduce
 
 
 def _notebook(path):

@@ -8,10 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from gazelib import train
-from gazelib import runs
-from gazelib import evaluate
-from gazelib.config import config_from_dict, make_config
+from gazelib.core import train
+from gazelib.runs import identity as runs
+from gazelib.core import evaluate
+from gazelib.core.config import config_from_dict, make_config
 from tests.test_train_trainer import Disks, Tiny, rid, run, tiny_cfg
 
 
@@ -76,7 +76,7 @@ def test_non_finite_loss_stops_without_record_or_checkpoint():
 
     with pytest.raises(train.NonFiniteError, match="diverged"):
         train.train(cfg, progress=False, method=Exploding(), dataset=Disks())
-    from gazelib import results
+    from gazelib.runs import records as results
     assert not runs.checkpoint_path(rid(cfg)).exists() and not results.record_path(rid(cfg)).exists()
 
 
@@ -181,7 +181,7 @@ class _EditedDisks(Disks):
 
 
 def test_changed_mask_changes_the_run_id_and_the_tensor_cache():
-    from gazelib import targets
+    from gazelib.core import targets
 
     cfg = tiny_cfg()
     ids = Disks().split()["train"]
@@ -208,7 +208,7 @@ def test_mirrored_fixations_are_recomputed_by_the_gaze_cache():
 
 
 def test_file_fingerprint_follows_the_bytes(tmp_path):
-    from gazelib.fingerprint import file_digest
+    from gazelib.runs.fingerprint import file_digest
 
     path = tmp_path / "a.bin"
     path.write_bytes(b"one")
@@ -220,7 +220,7 @@ def test_file_fingerprint_follows_the_bytes(tmp_path):
 def test_record_from_other_code_warns_and_retrain_replaces_it(monkeypatch):
     import json
 
-    from gazelib import results
+    from gazelib.runs import records as results
 
     cfg = tiny_cfg()
     path = run(cfg)
@@ -238,7 +238,7 @@ def test_killed_reproduce_leaves_an_interrupted_timing_record(monkeypatch, tmp_p
     import sys
     import types
 
-    from gazelib import reproduce
+    from gazelib.ops import reproduce
 
     calls = []
 

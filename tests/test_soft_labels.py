@@ -1,9 +1,9 @@
-"""The soft-label diagnosis (gazelib.soft_labels) on a hand-computed case."""
+"""The soft-label diagnosis (gazelib.papers.baselines.soft_labels) on a hand-computed case."""
 import pytest
 import torch
 
-from gazelib import soft_labels
-from gazelib.soft_labels import ThresholdAt, fit_to_target, fitted_threshold, mean_dice
+from gazelib.papers.baselines import soft_labels
+from gazelib.papers.baselines.soft_labels import ThresholdAt, fit_to_target, fitted_threshold, mean_dice
 
 
 def test_fit_to_target_by_hand():
@@ -74,4 +74,4 @@ def test_the_committed_table_is_shown_only_for_the_runs_it_measured(tmp_path, mo
     stale = runs.assign(run_id=["f-s0", "v-s1", "c-s0"])            # another seed: not these runs
     assert soft_labels.committed_for(stale) is None
     out = capsys.readouterr().out
-    assert "measures other runs" in out and "python -m gazelib.soft_labels c-s0 v-s1" in out
+    assert "measures other runs" in out and "python -m gazelib.papers.baselines.soft_labels c-s0 v-s1" in out

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gazelib import stats
+from gazelib.report import stats
 
 IDS = [f"img{i}" for i in range(6)]
 

@@ -5,7 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gazelib import results, stats, summary
+from gazelib.runs import records as results
+
+from gazelib.report import stats
+
+from gazelib.report import summary
 
 IMAGES = [f"img{i}" for i in range(8)]
 BASE = np.array([0.50, 0.62, 0.41, 0.77, 0.58, 0.66, 0.35, 0.70])

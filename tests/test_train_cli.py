@@ -4,15 +4,15 @@ import json
 
 import pytest
 
-from gazelib import results
-from gazelib.commands.train import add_commands
+from gazelib.runs import records as results
+from gazelib.cli.train import add_commands
 from tests.test_train_trainer import Disks, Tiny
 
 
 @pytest.fixture
 def cli(monkeypatch):
     from gazelib.data import datasets
-    from gazelib import methods
+    from gazelib.core import methods
 
     monkeypatch.setitem(methods._REGISTRY, "tiny", Tiny())
     monkeypatch.setattr(datasets, "load_dataset", lambda name, root=None: Disks())

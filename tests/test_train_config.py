@@ -1,7 +1,7 @@
 """Presets and key=value overrides."""
 import pytest
 
-from gazelib.config import make_config
+from gazelib.core.config import make_config
 
 
 def test_paper_presets_per_method_and_dataset():
@@ -42,7 +42,7 @@ def test_unknown_preset_and_mismatched_dataset():
 
 @pytest.mark.parametrize("method", ["full", "vam", "vam_crf", "gazemedseg", "gradtrack", "san"])
 def test_laptop_is_quick_on_every_image_for_longer(method):
-    from gazelib.config import LAPTOP_ITERATIONS
+    from gazelib.core.config import LAPTOP_ITERATIONS
 
     quick, laptop = make_config(method, "kvasir", "quick"), make_config(method, "kvasir", "laptop")
     assert (laptop.train_limit, laptop.test_limit) == (None, None)         # all 900 / 100 images

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from gazelib import metrics
+from gazelib.core import metrics
 
 
 def blank(h=8, w=8):

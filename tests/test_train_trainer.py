@@ -9,8 +9,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gazelib import evaluate, results, runs, summary, targets, train
-from gazelib.config import make_config
+from gazelib.core import evaluate
+
+from gazelib.runs import records as results
+
+from gazelib.runs import identity as runs
+
+from gazelib.report import summary
+
+from gazelib.core import targets
+
+from gazelib.core import train
+from gazelib.core.config import make_config
 
 
 class Disks:

@@ -92,8 +92,8 @@ def require(path: Path, what: str) -> Path:
 
 
 def load_dataset(name: str, root=None) -> Dataset:
-    """``"kvasir"`` or ``"nci_isbi"`` under ``root`` (default :func:`gazelib.paths.data_root`)."""
-    from gazelib.paths import data_root
+    """``"kvasir"`` or ``"nci_isbi"`` under ``root`` (default :func:`gazelib.core.paths.data_root`)."""
+    from gazelib.core.paths import data_root
 
     root = Path(root) if root is not None else data_root()
     if name == "kvasir":
@@ -108,7 +108,7 @@ def load_dataset(name: str, root=None) -> Dataset:
 def open_dataset(name: str, root=None):
     """``load_dataset(name, root)``; for NCI-ISBI without prepared slices, the labels-only ``NciIsbiLabels``."""
     from gazelib.data.nci_isbi import NciIsbiLabels
-    from gazelib.paths import data_root
+    from gazelib.core.paths import data_root
 
     try:
         return load_dataset(name, root)

@@ -1,5 +1,5 @@
 """Getting the data: official downloads or a local mirror, every file checked against
-``gazelib/checksums.json``.
+``gazelib/data/checksums.json``.
 
 Layout of the data root (the same as ``../shared/data``)::
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-CHECKSUMS_FILE = Path(__file__).resolve().parent.parent / "checksums.json"
+CHECKSUMS_FILE = Path(__file__).resolve().parent / "checksums.json"
 GAZEMEDSEG_COMMIT = "cf3aa2a"
 GAZEMEDSEG_RAW = f"https://raw.githubusercontent.com/med-air/GazeMedSeg/{GAZEMEDSEG_COMMIT}/GazeMedSEg"
 
@@ -104,7 +104,7 @@ def fetch(root, mirror=None, progress: bool = True, only=None,
     out like ``../shared/data``), otherwise download from the official sources.
 
     ``only``: fnmatch pattern(s) on the relative paths to restrict to (default: everything).
-    ``expected``: ``{relative path: sha256}`` (default: ``gazelib/checksums.json``).
+    ``expected``: ``{relative path: sha256}`` (default: ``gazelib/data/checksums.json``).
     Returns ``{"skipped", "copied", "downloaded", "unavailable"}`` lists of relative paths
     (``unavailable``: optional files neither in a mirror nor downloadable). Raises :class:`DataError`
     naming the file on a checksum mismatch or a required file missing from the mirror.

@@ -61,7 +61,7 @@ class KvasirDataset(Dataset):
         return mask
 
     def files(self, id: str) -> list:
-        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.fingerprint``)."""
+        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.runs.fingerprint``)."""
         return [self.images_dir / f"{id}.jpg", self.masks_dir / f"{id}{self.mask_suffix}"]
 
     def image_sizes(self) -> dict[str, tuple[int, int]]:

@@ -212,7 +212,7 @@ class NciIsbiDataset(Dataset):
         return mask
 
     def files(self, id: str) -> list:
-        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.fingerprint``)."""
+        """The files sample ``id`` is read from (its content fingerprint, ``gazelib.runs.fingerprint``)."""
         return [self.dir / "images" / f"{id}.npy", self.dir / "masks" / f"{id}.png"]
 
     def image_sizes(self) -> dict[str, tuple[int, int]]:

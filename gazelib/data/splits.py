@@ -1,4 +1,4 @@
-"""Train/test splits: committed split files (``gazelib/splits/<dataset>.json``) and seeded k-fold.
+"""Train/test splits: committed split files (``gazelib/data/splits/<dataset>.json``) and seeded k-fold.
 
 The papers use 900 train / 100 test on Kvasir-SEG, but the authors' split is not public; ours is
 ``make_split(sorted ids, n_test=100, seed=0)``, committed so it never changes with library versions.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-SPLITS_DIR = Path(__file__).resolve().parent.parent / "splits"
+SPLITS_DIR = Path(__file__).resolve().parent / "splits"
 FOLD = re.compile(r"fold(\d+)of(\d+)")
 
 
@@ -45,7 +45,7 @@ def kfold(ids, k: int, n_folds: int, seed: int = 0, group=None) -> dict[str, lis
 
 def split(dataset: str, name: str, ids, group=None) -> dict[str, list[str]]:
     """``"fold{k}of{K}"`` -> :func:`kfold` over ``ids`` (seed 0); any other name -> the committed file
-    ``gazelib/splits/<dataset>.json`` (``"default"``: its train/test lists). Every listed id must be in ``ids``."""
+    ``gazelib/data/splits/<dataset>.json`` (``"default"``: its train/test lists). Every listed id must be in ``ids``."""
     match = FOLD.fullmatch(name)
     if match:
         return kfold(ids, int(match[1]), int(match[2]), seed=0, group=group)

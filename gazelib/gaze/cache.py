@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from gazelib.gaze import heatmap
-from gazelib.gazemedseg import crf
-from gazelib.gradtrack import track_maps as track
-from gazelib.selective_attention import gaze_target as san_target
+from gazelib.gaze import crf
+from gazelib.papers.gradtrack import track_maps as track
+from gazelib.papers.selective_attention import gaze_target as san_target
 
 KINDS = ("vam", "crf", "track", "san")
 QUANT = 65535
@@ -69,7 +69,7 @@ def resolve_params(dataset_name: str, kind: str, params: dict) -> dict:
 
 
 def cache_dir(dataset_name: str, kind: str, params: dict) -> Path:
-    from gazelib.paths import cache_root
+    from gazelib.core.paths import cache_root
 
     code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in _SOURCES)).hexdigest()
     blob = json.dumps({"kind": kind, "params": params, "code": code}, sort_keys=True)
@@ -127,7 +127,7 @@ def _read_parts(directory: Path, wanted: set[str]) -> dict[str, np.ndarray]:
 
 def content_keys(dataset, kind: str, ids) -> dict[str, str]:
     """``{id: "<id>@<key>"}``: the map's entry name, keyed on the data it is computed from."""
-    from gazelib.fingerprint import sample_digest, scanpath_digest
+    from gazelib.runs.fingerprint import sample_digest, scanpath_digest
 
     def key(id):
         parts = scanpath_digest(dataset, id)

@@ -1,0 +1,47 @@
+"""``gazelib bench`` (``gazelib/ops/bench.py`` does the work)."""
+from __future__ import annotations
+
+import argparse
+
+from gazelib.ops.bench import ENTRIES, format_table, run_bench, write_record
+from gazelib.core.config import PROFILES
+
+
+def add_commands(subparsers) -> None:
+    bench = subparsers.add_parser("bench", help="benchmark training/evaluation speed of every method",
+                                  description="Time the trainer's step per method and profile; print a table "
+                                              "and write results/bench/bench-<device>-<time>.json.")
+    bench.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    bench.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES), metavar="METHOD",
+                       help=f"subset of: {' '.join(ENTRIES)}")
+    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=PROFILES)
+    bench.add_argument("--steps", type=int, default=None,
+                       help="timed training steps, median reported (default 3 on CUDA, 2 on the CPU)")
+    bench.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    bench.add_argument("--eval-images", type=int, default=None, help="default 32 on CUDA, 8 on the CPU")
+    bench.add_argument("--reference", action=argparse.BooleanOptionalAction, default=True,
+                       help="also time the authors'-style DataLoader fp32 path on gazemedseg (default on)")
+    bench.add_argument("--workers", type=int, default=None, help="DataLoader / gaze workers (default: min(4, cpus))")
+    bench.add_argument("--gaze", action="store_true", help="also time the full Kvasir-SEG gaze preprocessing")
+    bench.add_argument("--concurrent", type=int, default=0, metavar="K",
+                       help="also time K training processes at once on the device against one alone "
+                            "(several runs per GPU: runs x iterations per second)")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override for every fast-path run, e.g. --set amp=false")
+    bench.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from gazelib.core.config import Config, apply_overrides
+    from gazelib.core.device import resolve_device
+
+    overrides = {k: getattr(apply_overrides(Config(), args.overrides), k)
+                 for k in (o.partition("=")[0].strip() for o in args.overrides)}
+    cpu = resolve_device(Config(device=args.device)).type == "cpu"   # CPU defaults keep `make bench` to minutes
+    steps = args.steps or (2 if cpu else 3)
+    eval_images = args.eval_images or (8 if cpu else 32)
+    record = run_bench(args.device, args.methods, args.profiles, steps, args.warmup, eval_images,
+                       args.reference, args.gaze, overrides, args.workers, args.concurrent)
+    print(format_table(record))
+    print(write_record(record))
+    return 0

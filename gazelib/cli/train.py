@@ -1,0 +1,90 @@
+"""``gazelib train``, ``gazelib eval`` and ``gazelib rerun`` (heavy imports inside the command functions)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gazelib.core.config import PRESETS, PROFILES
+
+
+def add_commands(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
+                                  description="Train METHOD; prints the path of the run record.")
+    train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
+    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
+    train.add_argument("--profile", default="quick", choices=PROFILES,
+                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (live demo, CPU), "
+                            "laptop (every image, near the papers, CPU), paper (the papers' settings for --dataset)")
+    train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field (repeatable), e.g. --set backbone=nnunet")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--retrain", action="store_true",
+                       help="train again even if a record exists (e.g. after editing the method's code)")
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser("eval", help="re-evaluate a trained run on its test images",
+                                     description="Re-evaluate a checkpoint; prints the summary as JSON.")
+    evaluate.add_argument("--run", required=True, help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate.add_argument("--device", default=None, help="cpu | cuda (default: the run's)")
+    evaluate.add_argument("--scores", action="store_true", help="also print the per-image scores")
+    evaluate.set_defaults(func=_eval)
+    add_rerun(subparsers)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gazelib.core.config import make_config
+    from gazelib.experiments.grids import preset_for
+    from gazelib.core.train import train
+
+    preset = args.preset or preset_for(args.profile, args.dataset)
+    cfg = make_config(args.method, args.dataset, preset, [f"seed={args.seed}", *args.overrides])
+    print(train(cfg, progress=not args.quiet, retrain=args.retrain))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gazelib.core.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.run, device=args.device)
+    if not args.scores:
+        result.pop("scores")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+RERUN_DESCRIPTION = ("Train run records again from their stored config into another results folder and "
+                     "compare run id, per-image scores, final loss and loss history exactly. Exit code 1 when "
+                     "any record differs.")
+
+
+def add_rerun(subparsers) -> None:
+    command = subparsers.add_parser(
+        "rerun", help="train run records again and check they reproduce exactly",
+        description=RERUN_DESCRIPTION)
+    command.add_argument("records", nargs="+", help="run record files or folders of them (e.g. results/runs)")
+    command.add_argument("--into", required=True, help="results folder for the new records (resumable)")
+    command.add_argument("--preset", help="only the records of this preset, e.g. quick or laptop")
+    command.add_argument("--threads", type=int, help="CPU threads for torch (the records' thread count)")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.set_defaults(func=_rerun)
+
+
+def _rerun(args) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from gazelib.experiments.rerun import read_records, rerun
+
+    records = read_records(args.records, args.preset)
+    into = Path(args.into).expanduser().resolve()
+    rows = rerun(records, into, progress=not args.quiet)
+    report = {"threads": torch.get_num_threads(), "records": rows}
+    (into / "rerun.json").write_text(json.dumps(report, indent=1) + "\n")
+    same = sum(row["identical"] for row in rows)
+    print(f"{same} of {len(rows)} records reproduced exactly ({torch.get_num_threads()} threads); "
+          f"report: {into / 'rerun.json'}")
+    return 0 if same == len(rows) else 1

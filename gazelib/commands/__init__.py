@@ -1,1 +1,0 @@
-"""The ``gazelib`` command groups, one module each (registered by ``gazelib/cli.py``)."""

@@ -1,0 +1,91 @@
+"""Scoring a trained network: predictions at each test image's own resolution, per-image Dice, IoU, HD95.
+
+Logits at ``cfg.image_size`` are upsampled bilinearly to the image's size and thresholded at
+sigmoid 0.5 (logit 0). ``evaluate_checkpoint`` re-scores a saved run (``gazelib eval``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gazelib.core import metrics
+
+from gazelib.runs import records as results
+from gazelib.core.config import Config, config_from_dict
+from gazelib.core.device import autocast, channels_last_enabled, resolve_device
+from gazelib.core.methods import build_model
+from gazelib.runs.identity import checkpoint_path, read_checkpoint, resolve, resolve_run_id, select_ids
+from gazelib.core.targets import build_tensors
+
+EVAL_BATCH = 32
+
+
+def predict_logits(model, method, images: torch.Tensor, cfg: Config, device: torch.device) -> torch.Tensor:
+    """(N, 1, S, S) float32 foreground logits on the CPU, batched, no grad, autocast."""
+    model.eval()
+    out = []
+    channels_last = channels_last_enabled(cfg, device)
+    with torch.no_grad():
+        for start in range(0, images.shape[0], EVAL_BATCH):
+            x = images[start:start + EVAL_BATCH].to(device)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(cfg, device):
+                out.append(method.predict(model(x)).float().cpu())
+    return torch.cat(out)
+
+
+def predicted_masks(model, method, dataset, ids: list[str], cfg: Config):
+    """Yield ``(id, prediction, truth)`` boolean masks at each image's own resolution: logits at
+    ``cfg.image_size`` are upsampled bilinearly and thresholded at sigmoid 0.5 (logit 0)."""
+    device = next(model.parameters()).device
+    images = build_tensors(dataset, ids, cfg, ("image",))["image"]
+    logits = predict_logits(model, method, images, cfg, device)
+    for image_id, logit in zip(ids, logits):
+        truth = np.asarray(dataset.mask(image_id), dtype=bool)
+        full = F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
+        yield image_id, (full > 0).numpy(), truth
+
+
+def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0):
+    """Per-image ``{"dice", "iou", "hd95"}`` of ``predicted_masks``, and the predicted masks of the
+    first ``keep`` ids (run-length encoded) for qualitative figures."""
+    scores, kept = {}, {}
+    for image_id, prediction, truth in predicted_masks(model, method, dataset, ids, cfg):
+        scores[image_id] = metrics.scores(prediction, truth)
+        if len(kept) < keep:
+            kept[image_id] = results.encode_mask(prediction)
+    return scores, kept
+
+
+def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
+    """``(model, method, cfg)`` from a checkpoint file (``gazelib eval``): the weights the run record
+    scored (the last ones, or the chosen ones of a ``best_on_test`` run)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    saved = read_checkpoint(path)
+    cfg = config_from_dict(saved["config"])
+    if device is not None:
+        cfg.device = device
+    if method is None:
+        from gazelib.core.methods import get_method
+        method = get_method(cfg.method)
+    model = build_model(method, cfg, resolve_device(cfg))
+    # a best_on_test run is scored with its chosen checkpoint, which the last checkpoint keeps
+    chosen = saved["state"].get("selection", {}).get("best") if cfg.selection == "best_on_test" else None
+    model.load_state_dict(chosen["model"] if chosen else saved["model"])
+    return model, method, cfg
+
+
+def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | None = None) -> dict:
+    """Re-evaluate a run (run id or checkpoint path) on its test ids; return per-image scores + summary."""
+    path = Path(run) if run.endswith(".pt") else checkpoint_path(run)
+    model, method, cfg = load_checkpoint(path, method=method, device=device)
+    method, dataset = resolve(cfg, method, dataset)
+    _, test_ids = select_ids(dataset, cfg)
+    scores, _ = evaluate(model, method, dataset, test_ids, cfg)
+    return {"run_id": resolve_run_id(cfg, method=method, dataset=dataset), "scores": scores, "summary": results.summarise(scores)}

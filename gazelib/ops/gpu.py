@@ -1,0 +1,174 @@
+"""From here to paper records on a lent GPU: the pack, its check, and the runs of a table.
+
+A lent GPU machine (``device`` tool) is bare: a CUDA torch image without pydensecrf2, jupytext or
+papermill, no network, at most 64 MiB of working tree per call, calls of at most 10 minutes.
+The procedure (``tools/gpu/session.sh``; README "Paper records on a lent GPU"):
+
+1. here: ``gazelib gpu pack`` writes ``.pack/`` (ignored by git), laid out like a data root:
+
+   =================================  ===========================================================
+   ``kvasir-seg/images/*.jpg``        the original Kvasir-SEG JPEGs, byte for byte
+   ``kvasir-seg/masks/*.png``         1-bit PNG of the mask the loader uses (grey value > 127):
+                                      the same masks, lossless, 15x smaller than the JPEGs
+   ``gazemedseg/*_fixation.csv``      the GazeMedSeg fixations, byte for byte
+   ``wheels/``                        the pydensecrf2 sdist and the Cython it builds with
+   ``MANIFEST.json``                  sha256 of every file, the source revision, the sizes
+   =================================  ===========================================================
+
+2. there: ``session.sh setup`` checks the pack (``gazelib gpu verify``), builds pydensecrf2 offline
+   and builds every training tensor once (``gazelib gpu prepare``: CRF maps with all cores);
+   ``session.sh start`` launches the table's runs, several at once on the one GPU, in the
+   background; ``session.sh wait S`` waits up to S seconds and copies records, logs and bench
+   records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out call loses at
+   most ``checkpoint_every`` iterations.
+
+The masks' bytes differ from the originals, so runs on a pack carry another data fingerprint (the
+``d...`` part of the run id) than runs on ``data/``; the arrays they train and score on are equal
+(``verify`` decodes every mask and compares it with its source when the source is present).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+
+#: What the device tool carries per call (tracked tree + carried paths), in bytes.
+TRANSFER_LIMIT = 64 * 2**20
+#: Built offline on the GPU machine: pydensecrf2's setup.py insists on this Cython.
+SOURCES = ("pydensecrf2==1.1", "Cython==0.29.36")
+FIXATIONS = ("kvasir_fixation.csv", "nci-isbi_fixation.csv")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tracked_bytes(repo: Path) -> int:
+    names = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return sum((repo / n).stat().st_size for n in names.decode().split("\0") if n and (repo / n).is_file())
+
+
+def _download_sources(target: Path) -> None:
+    """The pydensecrf2 sdist (no wheel exists for the machine's Python) and its pinned Cython."""
+    target.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(target)]
+    subprocess.run([*pip, "--no-binary", ":all:", SOURCES[0]], check=True)
+    # the pure-Python Cython wheel (asked for as for the machine's CPython 3.12, which has no binary one)
+    subprocess.run([*pip, "--only-binary", ":all:", "--python-version", "3.12", "--implementation", "cp",
+                    "--platform", "manylinux2014_x86_64", SOURCES[1]], check=True)
+
+
+def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = None) -> dict:
+    """Write the pack to ``out`` from the data root ``data``; return its manifest. Refuses a pack that
+    would not travel with the tracked tree of ``repo`` (when given) under ``TRANSFER_LIMIT``."""
+    from gazelib.data.kvasir import read_mask
+    from gazelib.runs.provenance import git_state
+
+    images, masks = data / "kvasir-seg" / "images", data / "kvasir-seg" / "masks"
+    for folder in (images, masks, data / "gazemedseg"):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} does not exist: run `gazelib data fetch` first")
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "kvasir-seg" / "images").mkdir(parents=True)
+    (out / "kvasir-seg" / "masks").mkdir()
+    (out / "gazemedseg").mkdir()
+    sources = sorted(images.glob("*.jpg"))
+    for image in tqdm(sources, desc="pack: images and 1-bit masks", unit="image"):
+        shutil.copy2(image, out / "kvasir-seg" / "images" / image.name)
+        mask = read_mask(masks / image.name)
+        Image.fromarray(mask).convert("1").save(out / "kvasir-seg" / "masks" / f"{image.stem}.png", optimize=True)
+    for name in FIXATIONS:
+        if (data / "gazemedseg" / name).exists():
+            shutil.copy2(data / "gazemedseg" / name, out / "gazemedseg" / name)
+    if wheels:
+        _download_sources(out / "wheels")
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    manifest = {"kind": "gazelib-gpu-pack", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "source": git_state(), "data": str(data), "images": len(sources),
+                "bytes": sum(p.stat().st_size for p in files),
+                "files": {str(p.relative_to(out)): _sha256(p) for p in files}}
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+    if repo is not None:
+        total = manifest["bytes"] + _tracked_bytes(repo)
+        manifest["transfer_bytes"] = total
+        if total > TRANSFER_LIMIT:
+            raise ValueError(f"pack {out} ({manifest['bytes'] / 2**20:.1f} MiB) and the tracked tree together are "
+                             f"{total / 2**20:.1f} MiB, over the device transfer limit of 64 MiB")
+    return manifest
+
+
+def verify_pack(pack: Path, originals: Path | None = None) -> int:
+    """Check every file of ``pack`` against its manifest (missing, extra or changed files are errors
+    naming the file); with ``originals`` (a data root), also that every 1-bit mask decodes to the
+    source mask the loader reads. Returns the number of files checked."""
+    from gazelib.data.kvasir import read_mask
+
+    manifest_file = pack / "MANIFEST.json"
+    if not manifest_file.exists():
+        raise FileNotFoundError(f"{manifest_file} is missing: build the pack with `gazelib gpu pack`")
+    expected = json.loads(manifest_file.read_text())["files"]
+    present = {str(p.relative_to(pack)) for p in pack.rglob("*") if p.is_file()} - {"MANIFEST.json"}
+    problems = [f"{pack / n}: missing" for n in sorted(set(expected) - present)]
+    problems += [f"{pack / n}: not in the manifest" for n in sorted(present - set(expected))]
+    problems += [f"{pack / n}: content differs from the manifest" for n in sorted(present & set(expected))
+                 if _sha256(pack / n) != expected[n]]
+    if originals is not None:
+        for png in sorted((pack / "kvasir-seg" / "masks").glob("*.png")):
+            source = originals / "kvasir-seg" / "masks" / f"{png.stem}.jpg"
+            if source.exists() and not np.array_equal(read_mask(png), read_mask(source)):
+                problems.append(f"{png}: decodes to another mask than {source}")
+    if problems:
+        raise ValueError(f"{len(problems)} problem(s) in the pack {pack}: " + "; ".join(problems[:5])
+                         + (" ..." if len(problems) > 5 else ""))
+    return len(expected)
+
+
+def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
+    """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
+    ``{label, seed, args}`` with ``args`` the ``gazelib train`` arguments of each."""
+    from gazelib.core.config import make_config
+    from gazelib.experiments.engines import work
+    from gazelib.experiments.grids import TABLE1, preset_for
+
+    grid = [e for e in TABLE1 if rows is None or e.label in rows]
+    unknown = set(rows or ()) - {e.label for e in TABLE1}
+    if unknown:
+        raise ValueError(f"unknown Table 1 row(s) {sorted(unknown)}; rows: {[e.label for e in TABLE1]}")
+    preset = preset_for(profile, dataset)
+
+    runs = []
+    for exp in sorted(grid, key=lambda e: work(make_config(e.method, dataset, preset, list(e.overrides))),
+                      reverse=True):
+        for seed in seeds:
+            args = [exp.method, "--dataset", dataset, "--profile", profile, "--seed", str(seed)]
+            args += [a for o in exp.overrides for a in ("--set", o)]
+            runs.append({"label": exp.label, "seed": seed, "args": args})
+    return runs
+
+
+def prepare(profile: str, dataset: str, rows=None) -> None:
+    """Build every training tensor the table's runs need (gaze maps with all cores), once, before
+    several runs start at once and would each build them."""
+    from gazelib.core.config import make_config
+    from gazelib.experiments.grids import TABLE1, preset_for
+    from gazelib.core.methods import get_method
+    from gazelib.core.targets import build_tensors
+    from gazelib.runs.identity import resolve, select_ids
+
+    for exp in [e for e in TABLE1 if rows is None or e.label in rows]:
+        cfg = make_config(exp.method, dataset, preset_for(profile, dataset), list(exp.overrides))
+        method, data = resolve(cfg, get_method(cfg.method), None)
+        train_ids, test_ids = select_ids(data, cfg)
+        build_tensors(data, train_ids, cfg, ("image", *method.targets))
+        build_tensors(data, test_ids, cfg, ("image", "mask"))
+        print(f"prepared {exp.label}: {len(train_ids)} training and {len(test_ids)} test images", flush=True)

@@ -1,0 +1,129 @@
+"""Pseudo-label quality against the ground truth: how good is each gaze-derived map as a mask?
+
+Per image: Dice / precision / recall of the heatmap > 0.5 and the CRF map > 0.5 (the GazeMedSeg
+authors' check, strict >), of every GazeMedSeg level (CRF >= t) and of GradTrack's 0.7 mask
+(CRF >= 0.7); for each track ratio r, the coverage of the mask by the track support
+(|mask & G^r > 0| / |mask|) and the fraction of the support inside the mask (|mask & G^r > 0| / |G^r > 0|).
+Ratios use ``eps = 1e-6`` in the denominator like the authors' Dice, so an empty prediction scores 0.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gazelib.gaze import cache
+from gazelib.runs.provenance import git_state
+from gazelib.papers.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+
+EPS = 1e-6
+_BATCH = 50   # images read from the cache at a time (bounds memory)
+
+
+def binary_scores(pred: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """``dice = 2|P&M| / (|P| + |M| + eps)``, ``precision = |P&M| / (|P| + eps)``, ``recall = |P&M| / (|M| + eps)``."""
+    inter, p, m = float((pred & mask).sum()), float(pred.sum()), float(mask.sum())
+    return {"dice": 2 * inter / (p + m + EPS), "precision": inter / (p + EPS), "recall": inter / (m + EPS)}
+
+
+def image_quality(mask: np.ndarray, heat: np.ndarray, tracks: np.ndarray, ratios, crf: np.ndarray | None = None,
+                  levels=()) -> dict[str, float]:
+    """All scores of one image (see the module docstring); CRF scores only when ``crf`` is given."""
+    if heat.shape != mask.shape:
+        raise ValueError(f"heatmap shape {heat.shape} differs from mask shape {mask.shape}")
+    preds = {"heatmap>0.5": heat > 0.5}
+    if crf is not None:
+        preds["crf>0.5"] = crf > 0.5
+        for level, pm in zip(levels, pseudo_masks(crf, levels)):
+            preds[f"crf>={level:g}"] = pm
+        preds[f"crf>={UNDER_ACTIVATION:g}"] = pseudo_masks(crf, [UNDER_ACTIVATION])[0]
+    row = {f"{name} {score}": value for name, pred in preds.items() for score, value in binary_scores(pred, mask).items()}
+    for ratio, track in zip(ratios, tracks):
+        support = track > 0
+        inter = float((support & mask).sum())
+        row[f"track{ratio * 100:g} coverage"] = inter / (mask.sum() + EPS)
+        row[f"track{ratio * 100:g} inside"] = inter / (support.sum() + EPS)
+    return row
+
+
+def _git_revision() -> str:
+    """HEAD's sha, with ``-dirty`` when tracked files are modified (the quality records' format)."""
+    state = git_state()
+    return "unknown" if state["revision"] is None else state["revision"] + ("-dirty" if state["dirty"] else "")
+
+
+def quality(dataset, workers: int | None = None, progress: bool = True, crf_params: dict | None = None,
+            track_params: dict | None = None, ids: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per-image scores (DataFrame indexed by id) and the provenance of every map used.
+
+    ``ids``: the images to score (default: all of the data set)."""
+    ids = list(dataset.ids if ids is None else ids)
+    with_crf = getattr(dataset, "has_images", True)
+    kinds = {"vam": {}, "track": dict(track_params or {})} | ({"crf": dict(crf_params or {})} if with_crf else {})
+    timings = {}
+    for kind, params in kinds.items():
+        start = time.time()
+        cache.ensure_maps(dataset, kind, ids, workers=workers, progress=progress, **params)
+        timings[kind] = round(time.time() - start, 1)
+    resolved = {kind: cache.resolve_params(dataset.name, kind, params) for kind, params in kinds.items()}
+    ratios, levels = resolved["track"]["ratios"], levels_for(dataset.name, 2)
+    rows = {}
+    for i in range(0, len(ids), _BATCH):
+        batch = ids[i:i + _BATCH]
+        maps = {kind: cache.gaze_maps(dataset, kind, batch, progress=False, **params) for kind, params in kinds.items()}
+        for id in batch:
+            rows[id] = image_quality(dataset.mask(id), maps["vam"][id], maps["track"][id], ratios,
+                                     maps["crf"][id] if with_crf else None, levels)
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("id")
+    provenance = {"dataset": dataset.name, "n_images": len(table), "params": resolved, "levels": list(levels),
+                  "under_activation": UNDER_ACTIVATION, "git_revision": _git_revision(),
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "map_seconds_incl_cache_reads": timings,
+                  "made_by": "gazelib.report.gaze_quality.quality"}
+    return table, provenance
+
+
+def quality_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std, median over images of every score column."""
+    return table.agg(["mean", "std", "median"]).T.rename_axis("score")
+
+
+def write_quality(table: pd.DataFrame, provenance: dict, out_dir, stem: str) -> list[Path]:
+    """``<stem>_per_image.csv``, ``<stem>_summary.csv``, ``<stem>_summary.md``, ``<stem>_summary.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = quality_summary(table)
+    paths = [out_dir / f"{stem}_{suffix}" for suffix in ("per_image.csv", "summary.csv", "summary.md", "summary.json")]
+    table.to_csv(paths[0], float_format="%.6f")
+    summary.to_csv(paths[1], float_format="%.6f")
+    header = (f"# Gaze pseudo-label quality: {provenance['dataset']} ({provenance['n_images']} images)\n\n"
+              f"git {provenance['git_revision']}, {provenance['time']}. Parameters: see `{paths[3].name}`.\n\n")
+    paths[2].write_text(header + summary.to_markdown(floatfmt=".4f") + "\n")
+    paths[3].write_text(json.dumps({**provenance, "summary": summary.to_dict(orient="index")}, indent=1))
+    return paths
+
+
+def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path:
+    """Mean per-image scores of two quality records side by side -> ``compare_<a>_vs_<b>.md/.json``.
+
+    ``|mean_b - mean_a| < tolerance`` is the criterion for a speed switch not to move the results.
+    """
+    out_dir = Path(out_dir)
+    a, b = (pd.read_csv(out_dir / f"{stem}_per_image.csv", index_col="id") for stem in (stem_a, stem_b))
+    if sorted(a.index) != sorted(b.index):
+        raise ValueError(f"{stem_a} and {stem_b} cover different images ({len(a)} vs {len(b)})")
+    b = b.loc[a.index]
+    common = [c for c in a.columns if c in b.columns]
+    table = pd.DataFrame({stem_a: a[common].mean(), stem_b: b[common].mean()}).rename_axis("score")
+    table["difference"] = table[stem_b] - table[stem_a]
+    table["max |per-image difference|"] = (b[common] - a[common]).abs().max()
+    table[f"|difference| < {tolerance:g}"] = table["difference"].abs() < tolerance
+    md, js = (out_dir / f"compare_{stem_a}_vs_{stem_b}.{ext}" for ext in ("md", "json"))
+    md.write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
+                                       + table.to_markdown(floatfmt=".4f") + "\n")
+    js.write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
+                                                     "tolerance": tolerance, "git_revision": _git_revision(),
+                                                     "scores": table.to_dict(orient="index")}, indent=1))
+    return md
