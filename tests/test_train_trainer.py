@@ -95,7 +95,7 @@ def test_record_contents_and_skip(tmp_path):
     assert rec.split["n_train"] == 8 and rec.split["n_test"] == 2
     assert rec.summary["dice_mean"] == pytest.approx(np.mean([s["dice"] for s in rec.scores.values()]))
     assert rec.loss_history[-1][0] == 6 and math.isfinite(rec.final_loss)
-    assert rec.data_fingerprint and rec.run_id.endswith(f"-d{rec.data_fingerprint[:8]}-s0") and "train.py" in rec.code
+    assert rec.data_fingerprint and rec.run_id.endswith(f"-d{rec.data_fingerprint[:8]}-s0") and "core/train.py" in rec.code
     stamp = path.stat().st_mtime_ns
     assert run(cfg) == path   # finished: no training
     assert path.stat().st_mtime_ns == stamp
