@@ -227,7 +227,7 @@ def test_record_from_other_code_warns_and_retrain_replaces_it(monkeypatch):
     stored = json.loads(path.read_text())
     stored["code"]["core/losses.py"] = "000000000000"
     path.write_text(json.dumps(stored))
-    with pytest.warns(runs.CodeChangedWarning, match=r"different code \(losses.py differ.*--retrain"):
+    with pytest.warns(runs.CodeChangedWarning, match=r"different code \(core/losses.py differ.*--retrain"):
         assert run(cfg) == path
     monkeypatch.setenv("GAZELIB_RETRAIN", "1")   # what `gazelib reproduce --retrain` sets
     assert run(cfg) == path and results.read_record(path).code["core/losses.py"] != "000000000000"
