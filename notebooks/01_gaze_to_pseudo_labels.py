@@ -49,7 +49,8 @@ import pandas as pd
 from gazelib.data.datasets import load_dataset
 from gazelib.gaze.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import soft_vam, vam
-from gazelib.papers.gazemedseg.pseudo_masks import UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.papers.gazemedseg.pseudo_masks import levels_for, pseudo_masks
+from gazelib.papers.gradtrack.paper import UNDER_ACTIVATION
 from gazelib.papers.selective_attention.gaze_target import san_target
 from gazelib.papers.gradtrack.track_maps import track_map
 from gazelib.gaze.cache import default_params

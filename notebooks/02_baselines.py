@@ -45,7 +45,9 @@ import matplotlib.pyplot as plt
 
 from gazelib.core.config import make_config
 from gazelib.report.differences import show_differences
-from gazelib.experiments.grids import TABLE1, paper_dice, preset_for, run_grid, table1_claims, table1_comparisons
+from gazelib.experiments.grids import run_grid
+from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons
+from gazelib.core.config import preset_for
 from gazelib.core.methods import get_method
 from gazelib.runs.records import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure

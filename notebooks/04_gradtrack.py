@@ -43,7 +43,8 @@ import seaborn as sns
 import torch
 
 from gazelib.report.differences import show_differences
-from gazelib.experiments.grids import against_default, paper_dice, run_grids
+from gazelib.experiments.grids import against_default, run_grids
+from gazelib.papers.table1 import paper_dice
 from gazelib.papers.gradtrack import experiments as gradtrack_experiments
 from gazelib.papers.gradtrack.loss import gtmg_loss
 from gazelib.papers.gradtrack.track_attention import TrackAttention

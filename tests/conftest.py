@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import gazelib.papers  # noqa: F401  (registers the papers, as every entry point does)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from gazelib.core.config import preset_for
 from gazelib.experiments import grids as experiments
+from gazelib.papers import table1
+from gazelib.report import readme
 from gazelib.papers.gazemedseg import experiments as gazemedseg_experiments
 from gazelib.papers.gradtrack import experiments as gradtrack_experiments
 from gazelib.papers.selective_attention import experiments as san_experiments
@@ -13,7 +16,7 @@ from gazelib.runs.identity import config_key
 
 
 def _ids(grid, profile, dataset="kvasir"):
-    preset = experiments.preset_for(profile, dataset)
+    preset = preset_for(profile, dataset)
     return {e.label: config_key(make_config(e.method, dataset, preset, list(e.overrides))) for e in grid}
 
 
@@ -78,9 +81,9 @@ def test_laptop_lesson_grids_are_shorter_than_table1():
 
 
 def test_table1_rows_are_compared_with_the_next_weaker_row():
-    assert experiments.table1_comparisons() == {"VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF", "GradTrack": "GazeMedSeg",
+    assert table1.table1_comparisons() == {"VAM_D-CRF": "VAM", "GazeMedSeg": "VAM_D-CRF", "GradTrack": "GazeMedSeg",
                                                 "U-Net": "GradTrack", "nnU-Net": "U-Net"}
-    assert set(experiments.TABLE1_ORDER) == {e.label for e in experiments.TABLE1}
+    assert set(table1.TABLE1_ORDER) == {e.label for e in table1.TABLE1}
     assert san_experiments.comparisons([0.2])["ours (0.2)"] == "Backbone (0.2)"
 
 
@@ -88,17 +91,17 @@ def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
     import numpy as np
     import pandas as pd
 
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{experiments.README_START}\nold\n{experiments.README_END}\nend\n")
-    monkeypatch.setattr(experiments, "README", readme)
+    path = tmp_path / "README.md"
+    path.write_text(f"intro\n{readme.README_START}\nold\n{readme.README_END}\nend\n")
+    monkeypatch.setattr(readme, "README", path)
     measured = pd.DataFrame({"label": ["VAM", "VAM_D-CRF"], "seeds": [3, 3], "dice_mean": [70.04, 72.51],
                              "dice_std": [0.52, 0.61], "dice_ci_low": [66.0, 68.93], "dice_ci_high": [74.1, 76.0],
                              "vs": ["", "VAM"], "p_value": [np.nan, 0.0004], "device": ["cpu", "cpu"]})
     verdicts = pd.DataFrame([{"claim": "VAM_D-CRF > VAM", "source": "GradTrack Table 1", "delta": 2.47,
                               "p_value": 0.0004, "n_images": 100, "verdict": "supported"}])
-    experiments.update_readme(experiments.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png",
+    readme.update_readme(table1.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png",
                               verdicts)
-    text = readme.read_text()
+    text = path.read_text()
     assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
     row = next(line for line in text.splitlines() if line.startswith("| VAM_D-CRF"))
     cells = [c.strip() for c in row.strip("|").split("|")]

@@ -7,7 +7,8 @@ import pytest
 from gazelib.data.fixations import Scanpath
 from gazelib.gaze.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import cubic_resize_matrix, vam, soft_vam
-from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, UNDER_ACTIVATION, levels_for, pseudo_masks
+from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, levels_for, pseudo_masks
+from gazelib.papers.gradtrack.paper import UNDER_ACTIVATION
 from gazelib.papers.selective_attention.gaze_target import san_target
 
 

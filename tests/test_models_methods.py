@@ -49,7 +49,7 @@ def test_method_trains_one_step(name, overrides):
 
 
 def test_all_methods_are_covered():
-    assert {c[0] for c in CASES} == set(known_methods())
+    assert {c[0] for c in CASES} == set(known_methods()) - {"tiny"}   # tiny: the trainer tests' own method
 
 
 def test_gazemedseg_predict_is_mean_of_levels_and_eval_skips_lpp():

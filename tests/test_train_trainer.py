@@ -20,7 +20,9 @@ from gazelib.report import summary
 from gazelib.core import targets
 
 from gazelib.core import train
+from gazelib.core import methods
 from gazelib.core.config import make_config
+from gazelib.core.methods import Method
 
 
 class Disks:
@@ -51,7 +53,7 @@ class Disks:
         return {"train": self.ids[:8], "test": self.ids[8:]}
 
 
-class Tiny:
+class Tiny(Method):
     """Test-only method: two convolutions, BCE to the mask."""
     name = "tiny"
     targets = ("mask",)
@@ -66,6 +68,9 @@ class Tiny:
 
     def predict(self, out):
         return out
+
+
+methods._REGISTRY.setdefault("tiny", Tiny())   # make_config reads the method's recipe
 
 
 def tiny_cfg(**overrides):
@@ -216,11 +221,11 @@ def test_soft_crf_is_resized_then_thresholded(monkeypatch):
     crf = np.array([[0.2, 0.2], [0.8, 0.8]], dtype=np.float32)
     calls = []
 
-    def fake(dataset, kind, ids, **params):
-        calls.append((kind, params))
+    def fake(dataset, kind, ids, cfg, **params):
+        calls.append((kind, {"sigma": cfg.sigma, **params}))
         return {i: crf for i in ids}
 
-    monkeypatch.setattr(targets, "_gaze_maps", fake)
+    monkeypatch.setattr(targets, "gaze_maps", fake)
     cfg = tiny_cfg(image_size=4, features=(4, 4, 4), levels=(0.5, 0.3), under_threshold=0.7)
     built = targets.build_tensors(GazedDisks(), ["img00"], cfg, ("pseudo_masks", "conservative_mask", "crf_soft"))
 

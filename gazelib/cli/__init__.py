@@ -44,6 +44,7 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import gazelib.papers  # noqa: F401  (registers the papers; after parsing, so --help stays fast)
     signal.signal(signal.SIGTERM, _terminate)
     if args.debug or os.environ.get("GAZELIB_DEBUG") == "1":
         return int(args.func(args) or 0)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gazelib.ops.book import DEFAULT_OUT, build
 from gazelib.core.config import PROFILES
 from gazelib.core.paths import REPO_ROOT
 
@@ -14,7 +13,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--profile", default="smoke", choices=PROFILES,
                    help="which executed lessons: smoke (executed here when reports/ lacks them), quick, laptop or paper "
                         "(from `make reproduce PROFILE=...`)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (site in OUT/html)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="build folder (site in OUT/html; default _build/book)")
     p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports",
                    help="where `make reproduce` wrote the executed notebooks")
     p.add_argument("--check", action="store_true",
@@ -23,6 +23,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--screenshot", type=Path, default=None, help="with --check: PNG of lesson 03 written here")
 
     def run(a) -> int:
+        from gazelib.ops.book import build   # here, not at the top: `gazelib --help` stays fast
         index = build(a.profile, a.out, a.reports)
         if a.check:
             from gazelib.ops.book_check import check_site

@@ -1,4 +1,5 @@
-"""``gazelib gpu pack | verify | prepare | commands``: Table 1 on a lent GPU (``gazelib/ops/gpu.py``, tools/gpu/session.sh)."""
+"""``gazelib gpu pack | verify | prepare | commands``: Table 1 on a GPU machine (``gazelib/ops/gpu.py``,
+tools/gpu/session.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
 from __future__ import annotations
 
 import shlex
@@ -6,10 +7,10 @@ import sys
 from pathlib import Path
 
 from gazelib.core.config import PROFILES
-from gazelib.ops.gpu import build_pack, prepare, table_runs, verify_pack
 
 
 def _cmd_pack(args) -> int:
+    from gazelib.ops.gpu import build_pack
     from gazelib.core.paths import REPO_ROOT, data_root
     manifest = build_pack(Path(args.out), Path(args.data or data_root()), wheels=not args.no_wheels, repo=REPO_ROOT)
     print(f"{args.out}: {len(manifest['files'])} files, {manifest['bytes'] / 2**20:.1f} MiB; with the tracked tree "
@@ -18,17 +19,20 @@ def _cmd_pack(args) -> int:
 
 
 def _cmd_verify(args) -> int:
+    from gazelib.ops.gpu import verify_pack
     count = verify_pack(Path(args.pack), Path(args.originals) if args.originals else None)
     print(f"{args.pack}: {count} files match the manifest")
     return 0
 
 
 def _cmd_prepare(args) -> int:
+    from gazelib.ops.gpu import prepare
     prepare(args.profile, args.dataset, args.rows)
     return 0
 
 
 def _cmd_commands(args) -> int:
+    from gazelib.ops.gpu import table_runs
     """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/session.sh)."""
     for run in table_runs(args.profile, args.dataset, args.seeds, args.rows):
         extra = [a for o in args.set for a in ("--set", o)]

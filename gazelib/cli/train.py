@@ -36,7 +36,7 @@ def add_commands(subparsers) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from gazelib.core.config import make_config
-    from gazelib.experiments.grids import preset_for
+    from gazelib.core.config import preset_for
     from gazelib.core.train import train
 
     preset = args.preset or preset_for(args.profile, args.dataset)

@@ -16,7 +16,7 @@ from gazelib.core import metrics
 from gazelib.runs import records as results
 from gazelib.core.config import Config, config_from_dict
 from gazelib.core.device import autocast, channels_last_enabled, resolve_device
-from gazelib.core.methods import build_model
+from gazelib.core.networks import build_model
 from gazelib.runs.identity import checkpoint_path, read_checkpoint, resolve, resolve_run_id, select_ids
 from gazelib.core.targets import build_tensors
 

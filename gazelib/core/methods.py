@@ -12,11 +12,20 @@ its loss and how to read a foreground prediction from the network output. The on
 
 Loss terms are returned as DETACHED TENSORS, never floats: ``.item()`` would force a host-device
 sync on every iteration; the trainer reads them (``train.log_floats``) only when it logs.
+
+The core knows no method by name: each paper folder registers its methods (``register``) when
+``gazelib.papers`` is imported. This module imports no torch, so the configuration (which reads a
+method's ``recipe``) stays light for the command line.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
+
+from gazelib.data.base import DATASETS
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 _REGISTRY: dict[str, "Method"] = {}
 
@@ -26,6 +35,11 @@ class Method:
 
     name: str = ""
     targets: tuple[str, ...] = ()
+    #: What the method brings to each step of a preset (``config.PRESETS``), applied after the core's
+    #: settings of that step: ``{step: {key: value}}`` or ``{step: function(dataset) -> {key: value}}``.
+    recipe: dict[str, dict[str, Any] | Callable[[str], dict[str, Any]]] = {}
+    #: The input size must be a multiple of this (besides the backbone's own stages).
+    input_multiple: int = 1
 
     def build(self, cfg) -> nn.Module:
         raise NotImplementedError
@@ -36,6 +50,15 @@ class Method:
 
     def predict(self, out) -> torch.Tensor:
         raise NotImplementedError
+
+    def networks(self, cfg) -> int:
+        """How many backbone networks one training step runs (the work of a run, ``engines.work``)."""
+        return 1
+
+    def settings(self, step: str, dataset: str) -> dict[str, Any]:
+        """The method's settings for one preset step on ``dataset`` (``recipe``)."""
+        settings = self.recipe.get(step, {})
+        return dict(settings(dataset) if callable(settings) else settings)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, targets={self.targets})"
@@ -51,37 +74,23 @@ def register(method: Method) -> Method:
     return method
 
 
-def _register_all() -> None:
-    """Import each paper's method modules: importing one registers its methods."""
-    import gazelib.papers.baselines.full  # noqa: F401
-    import gazelib.papers.baselines.vam  # noqa: F401
-    import gazelib.papers.gazemedseg.method  # noqa: F401
-    import gazelib.papers.gradtrack.method  # noqa: F401
-    import gazelib.papers.selective_attention.method  # noqa: F401
-
-
 def get_method(name: str) -> Method:
     """The registered method ``name``; a KeyError lists the known ones."""
-    _register_all()
-
     if name not in _REGISTRY:
-        raise KeyError(f"unknown method {name!r}; known methods: {', '.join(sorted(_REGISTRY))}")
+        raise KeyError(f"unknown method {name!r}; known methods: {', '.join(known_methods()) or 'none'}"
+                       + ("" if _REGISTRY else " (papers register their methods when gazelib.papers is imported)"))
     return _REGISTRY[name]
 
 
 def known_methods() -> list[str]:
-    _register_all()
-
     return sorted(_REGISTRY)
 
 
 def in_channels(cfg) -> int:
     """Image channels of ``cfg.dataset`` (3 for Kvasir RGB, 1 for NCI-ISBI T2)."""
-    from gazelib.data.datasets import IN_CHANNELS
-
-    if cfg.dataset not in IN_CHANNELS:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {sorted(IN_CHANNELS)}")
-    return IN_CHANNELS[cfg.dataset]
+    if cfg.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {sorted(DATASETS)}")
+    return DATASETS[cfg.dataset].channels
 
 
 def require(batch: dict[str, torch.Tensor], name: str, channels: int | None = None) -> torch.Tensor:
@@ -93,12 +102,3 @@ def require(batch: dict[str, torch.Tensor], name: str, channels: int | None = No
         want = f"(B, {channels}, H, W)" if channels is not None else "(B, C, H, W)"
         raise ValueError(f"batch[{name!r}] must be {want}, got {tuple(t.shape)}")
     return t
-
-
-def build_model(method: Method, cfg, device: torch.device) -> nn.Module:
-    """The method's network for ``cfg``, initialised from ``cfg.seed``, on ``device`` in its memory format."""
-    from gazelib.core.device import channels_last_enabled
-
-    torch.manual_seed(cfg.seed)
-    model = method.build(cfg).to(device)
-    return model.to(memory_format=torch.channels_last) if channels_last_enabled(cfg, device) else model

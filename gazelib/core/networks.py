@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from gazelib.core.device import channels_last_enabled
+
 Hook = Callable[[int, torch.Tensor], torch.Tensor] | None
 
 
@@ -221,3 +223,10 @@ def build_backbone(cfg, in_channels: int, out_channels: int = 1, final_conv: boo
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def build_model(method, cfg, device: torch.device) -> nn.Module:
+    """``method``'s network for ``cfg``, initialised from ``cfg.seed``, on ``device`` in its memory format."""
+    torch.manual_seed(cfg.seed)
+    model = method.build(cfg).to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last_enabled(cfg, device) else model

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from gazelib.core.config import Config
 from gazelib.core.device import autocast, channels_last_enabled, deterministic, device_name, precision, resolve_device
 from gazelib.core.evaluate import evaluate
 from gazelib.runs.fingerprint import code_fingerprint
-from gazelib.core.methods import build_model
+from gazelib.core.networks import build_model
 from gazelib.runs.provenance import git_state
 from gazelib.runs.identity import (atomic_save, check_same_config, checkpoint_path, data_fingerprint_of, read_checkpoint,
                           resolve, run_id, select_ids, warn_if_other_code)
@@ -139,7 +139,7 @@ class Run:
         atomic_save({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
                      "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state(),
                      "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                     "state": self.state, "config": asdict(self.cfg)}, checkpoint_path(self.rid))
+                     "state": self.state, "config": self.cfg.to_dict()}, checkpoint_path(self.rid))
 
     def resume(self, path: Path) -> None:
         """Continue from the checkpoint at ``path`` (same config, or an error naming the file)."""
@@ -209,7 +209,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
     eval_time = time.perf_counter() - start
     record = results.RunRecord(
-        run_id=rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=asdict(cfg),
+        run_id=rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=cfg.to_dict(),
         split={"name": cfg.split, "train_hash": ids_hash(train_ids), "test_hash": ids_hash(test_ids),
                "n_train": len(train_ids), "n_test": len(test_ids)},
         scores=scores, summary=results.summarise(scores), device=device_name(device), torch=torch.__version__,

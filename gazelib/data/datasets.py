@@ -1,115 +1,25 @@
-"""The :class:`Dataset` contract (docs/ARCHITECTURE.md) and ``load_dataset``."""
+"""Opening a data set by name: ``load_dataset`` and ``open_dataset``."""
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
-import numpy as np
+from gazelib.core.paths import data_root
+from gazelib.data.base import NAMES, Dataset, DataMissingError
+from gazelib.data.kvasir import KvasirDataset
+from gazelib.data.nci_isbi import NciIsbiDataset, NciIsbiLabels
 
-from gazelib.data import splits
-from gazelib.data.fixations import Scanpath, read_fixations
-
-NAMES = ("kvasir", "nci_isbi")
-
-
-#: Image channels per data set: Kvasir-SEG RGB, NCI-ISBI T2 (each Dataset class's ``in_channels``).
-IN_CHANNELS = {"kvasir": 3, "nci_isbi": 1}
-
-
-class DataMissingError(FileNotFoundError):
-    """Data files are not where they should be (the message says how to get them)."""
-
-
-class Dataset:
-    """Images, masks, scanpaths and splits of one data set. Subclasses set ``name``, ``in_channels``,
-    ``fixation_file`` and implement ``ids``, ``image``, ``mask`` and ``image_sizes``."""
-    name: str
-    in_channels: int
-    fixation_file: Path
-    ids: list[str]
-
-    def __init__(self, root):
-        self.root = Path(root)
-
-    def image(self, id: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def mask(self, id: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def image_sizes(self) -> dict[str, tuple[int, int]]:
-        """``{id: (height, width)}`` read from file headers (no decoding)."""
-        raise NotImplementedError
-
-    @cached_property
-    def scanpaths(self) -> dict[str, Scanpath]:
-        """Every scanpath of the fixation file, validated against the image files (read once)."""
-        require(self.fixation_file, "the fixation file")
-        return read_fixations(self.fixation_file, image_sizes=self.image_sizes())
-
-    def scanpath(self, id: str) -> Scanpath:
-        try:
-            return self.scanpaths[id]
-        except KeyError:
-            raise KeyError(f"no fixations for {id!r} in {self.fixation_file}") from None
-
-    def split(self, name: str = "default") -> dict[str, list[str]]:
-        return splits.split(self.name, name, self.ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(root={str(self.root)!r}, {len(self.ids)} ids)"
-
-
-def decode(path: Path, mode: str | None = None) -> np.ndarray:
-    """An image file as an array (converted to PIL ``mode`` if given); any decode error names the file."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert(mode) if mode else im)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, SyntaxError) as error:   # truncated / corrupt files, unknown formats
-        raise ValueError(f"cannot decode {path}: {error}; restore it with `gazelib data fetch`") from error
-
-
-def check_shapes(mask_file: Path, mask_shape: tuple, image_shape: tuple) -> None:
-    """A mask must have its image's height and width (else it would be scored at the wrong size)."""
-    if tuple(mask_shape[:2]) != tuple(image_shape[:2]):
-        raise ValueError(f"mask {mask_file} is {mask_shape[0]}x{mask_shape[1]} but its image is "
-                         f"{image_shape[0]}x{image_shape[1]}; restore it with `gazelib data fetch`")
-
-
-def require(path: Path, what: str) -> Path:
-    """``path`` if it exists, else a :class:`DataMissingError` saying how to get it."""
-    if not Path(path).exists():
-        raise DataMissingError(f"{what} is missing: {path} does not exist. Run `gazelib data fetch` "
-                               "(or `make data`; set GAZELIB_DATA to choose the data root).")
-    return Path(path)
+LOADERS = {"kvasir": KvasirDataset, "nci_isbi": NciIsbiDataset}
 
 
 def load_dataset(name: str, root=None) -> Dataset:
     """``"kvasir"`` or ``"nci_isbi"`` under ``root`` (default :func:`gazelib.core.paths.data_root`)."""
-    from gazelib.core.paths import data_root
-
-    root = Path(root) if root is not None else data_root()
-    if name == "kvasir":
-        from gazelib.data.kvasir import KvasirDataset
-        return KvasirDataset(root)
-    if name == "nci_isbi":
-        from gazelib.data.nci_isbi import NciIsbiDataset
-        return NciIsbiDataset(root)
-    raise ValueError(f"unknown data set {name!r}: choose one of {NAMES}")
+    if name not in LOADERS:
+        raise ValueError(f"unknown data set {name!r}: choose one of {NAMES}")
+    return LOADERS[name](Path(root) if root is not None else data_root())
 
 
 def open_dataset(name: str, root=None):
     """``load_dataset(name, root)``; for NCI-ISBI without prepared slices, the labels-only ``NciIsbiLabels``."""
-    from gazelib.data.nci_isbi import NciIsbiLabels
-    from gazelib.core.paths import data_root
-
     try:
         return load_dataset(name, root)
     except DataMissingError:

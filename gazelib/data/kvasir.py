@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from gazelib.data.datasets import IN_CHANNELS, Dataset, check_shapes, decode, require
+from gazelib.data.base import DATASETS, Dataset, check_shapes, decode, require
 from gazelib.data.fixations import check_coverage
 
 MASK_THRESHOLD = 127
@@ -36,7 +36,7 @@ def _mask_suffix(masks_dir) -> str:
 
 class KvasirDataset(Dataset):
     name = "kvasir"
-    in_channels = IN_CHANNELS["kvasir"]
+    in_channels = DATASETS["kvasir"].channels
 
     def __init__(self, root):
         super().__init__(root)

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from gazelib.data import splits
-from gazelib.data.datasets import IN_CHANNELS, Dataset, DataMissingError, check_shapes, decode
+from gazelib.data.base import DATASETS, Dataset, DataMissingError, check_shapes, decode
 from gazelib.data.fixations import read_fixations
 
 PREPARED = Path("nci-isbi") / "prepared"
@@ -182,7 +182,7 @@ class NciIsbiDataset(Dataset):
     have gaze (789 slices of 59 cases; ProstateDx-01-0055 is labelled but has no gaze), test = the test
     slices. ``"labelled"``: every labelled training slice. ``"fold{k}of{K}"``: k-fold by case over all ids."""
     name = "nci_isbi"
-    in_channels = IN_CHANNELS["nci_isbi"]
+    in_channels = DATASETS["nci_isbi"].channels
 
     def __init__(self, root):
         super().__init__(root)

@@ -25,10 +25,16 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
+import submitit
 from tqdm.auto import tqdm
+
+import gazelib.papers  # noqa: F401  (a worker process trains any paper's method)
+from gazelib.core.config import config_from_dict
+from gazelib.core.methods import get_method
+from gazelib.core.paths import results_root
+from gazelib.core.train import train
 
 ENGINES = ("serial", "local:N", "submitit", "submitit-local")
 
@@ -47,10 +53,8 @@ def check(spec: str) -> str:
 
 
 def train_config(values: dict, retrain: bool = False) -> str:
-    """Train the run of a config dict (``dataclasses.asdict(cfg)``); the record path. What every
+    """Train the run of a config dict (``cfg.to_dict()``); the record path. What every
     worker process and cluster job executes."""
-    from gazelib.core.config import config_from_dict
-    from gazelib.core.train import train
 
     return str(train(config_from_dict(values), progress=False, retrain=retrain))
 
@@ -72,14 +76,13 @@ def _serial(jobs, retrain) -> dict[str, str]:
     failures = {}
     for name, cfg in tqdm(jobs, desc="runs", unit="run"):
         try:
-            train_config(asdict(cfg), retrain)
+            train_config(cfg.to_dict(), retrain)
         except Exception as error:   # reported per run; the grid goes on
             failures[name] = f"{type(error).__name__}: {error}"
     return failures
 
 
 def _log_folder() -> Path:
-    from gazelib.core.paths import results_root
     folder = results_root() / "logs"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -97,9 +100,9 @@ def worker_env(workers: int) -> dict[str, str]:
 
 
 def work(cfg) -> int:
-    """A run's training work for scheduling: iterations times the networks it trains (GazeMedSeg one
-    per pseudo-mask level). Compute-bound runs take time roughly in proportion to it."""
-    return cfg.iterations * (len(cfg.levels) if cfg.method == "gazemedseg" else 1)
+    """A run's training work for scheduling: iterations times the networks it trains (``Method.networks``:
+    GazeMedSeg one per pseudo-mask level). Compute-bound runs take time roughly in proportion to it."""
+    return cfg.iterations * get_method(cfg.method).networks(cfg)
 
 
 def longest_first(jobs: list[tuple[str, object]]) -> list[tuple[str, object]]:
@@ -118,7 +121,7 @@ def _local(jobs, workers: int, retrain) -> dict[str, str]:
     def one(job):
         name, cfg = job
         log = logs / f"{name.replace(' ', '_').replace('/', '_')}.log"
-        command = [sys.executable, "-m", "gazelib.experiments.engines", json.dumps(asdict(cfg))] + (["--retrain"] if retrain else [])
+        command = [sys.executable, "-m", "gazelib.experiments.engines", json.dumps(cfg.to_dict())] + (["--retrain"] if retrain else [])
         with open(log, "w") as out:
             done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         return name, None if done.returncode == 0 else f"exit {done.returncode}; {log}: {_tail(log)}"
@@ -135,9 +138,7 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 def _submitit(jobs, local: bool, retrain) -> dict[str, str]:
     """One job per run; blocks until every job has ended."""
-    import submitit
 
-    from gazelib.core.paths import results_root
 
     folder = results_root() / "submitit"
     if local:
@@ -146,7 +147,7 @@ def _submitit(jobs, local: bool, retrain) -> dict[str, str]:
     else:
         executor = submitit.AutoExecutor(folder=folder)
         executor.update_parameters(**json.loads(os.environ.get("GAZELIB_SUBMITIT", "{}")))
-    submitted = [(name, executor.submit(train_config, asdict(cfg), retrain)) for name, cfg in jobs]
+    submitted = [(name, executor.submit(train_config, cfg.to_dict(), retrain)) for name, cfg in jobs]
     failures = {}
     for name, job in tqdm(submitted, desc=f"jobs ({'local' if local else 'cluster'})", unit="job"):
         try:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gazelib.core.config import config_from_dict
+from gazelib.core.paths import use_results
+from gazelib.core.train import train
+from gazelib.runs.records import read_record
+
 
 def read_records(paths: list[str], preset: str | None) -> list:
     """The run records named directly or found in folders, optionally only those of one preset."""
-    from gazelib.runs.records import read_record
 
     files = []
     for name in paths:
@@ -49,10 +53,6 @@ def compare(old, new) -> dict:
 
 def rerun(originals: list, into: Path, progress: bool = True) -> list[dict]:
     """Train each record's config into ``into`` (resuming what is there) and compare with the record."""
-    from gazelib.core.config import config_from_dict
-    from gazelib.core.paths import use_results
-    from gazelib.runs.records import read_record
-    from gazelib.core.train import train
 
     use_results(into)
     rows = []

@@ -1,5 +1,9 @@
 """Gaze maps of a whole data set, computed once, in parallel, and kept on disk.
 
+The kinds are registered (``register_kind``): the shared ``vam`` (the gaze heatmap) and ``crf`` (it
+refined by a dense CRF) here, the others by the papers that need them (GradTrack's ``track``, the
+selective-attention ``san`` target).
+
 Layout: ``cache_root()/gaze/<dataset>/<kind>-<key>/part-*.npz`` where ``key`` hashes the kind,
 the resolved parameters and the source of the modules that compute the maps (editing them
 recomputes). Each part holds the maps of a chunk of ids and is written to a temporary name and
@@ -22,45 +26,86 @@ import json
 import os
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
-from gazelib.gaze import heatmap
-from gazelib.gaze import crf
-from gazelib.papers.gradtrack import track_maps as track
-from gazelib.papers.selective_attention import gaze_target as san_target
+from gazelib.core.config import Config, dataset_defaults
+from gazelib.core.paths import cache_root
+from gazelib.gaze import crf, heatmap
+from gazelib.runs.fingerprint import sample_digest, scanpath_digest
 
-KINDS = ("vam", "crf", "track", "san")
 QUANT = 65535
 # CRF at half size (sxy scaled with it): 4x faster; over all 1000 Kvasir images no mean score of
 # crf > 0.5 or of any level (0.3, 0.5, 0.7) moves by more than 0.0014 against the authors' full size
 # (results/quality/compare_kvasir_crf-scale1_vs_kvasir.md). Pass scale=1.0 for the exact setting.
 _CRF = {"sxy": 80, "srgb": 13, "compat": 1, "iterations": 10, "scale": 0.5}
-_SOURCES = (heatmap, crf, track, san_target)
-_DEFLATE = {"track"}
 
 
-def default_params(dataset_name: str, kind: str) -> dict:
-    """The papers' parameters of ``kind`` for ``dataset_name``."""
-    vam = {"sigma": heatmap.SIGMA.get(dataset_name, heatmap.SIGMA["kvasir"]), "canvas": heatmap.CANVAS}
-    defaults = {
-        "vam": vam,
-        "crf": {**vam, **_CRF},
-        # size: None = at the image's own resolution; an int S = directly on the S x S training grid
-        "track": {"ratios": track.RATIOS, "beta": track.BETA.get(dataset_name, track.BETA["kvasir"]), "tau": track.TAU,
-                  "truncation": "reverse", "track": "polyline", "grid": track.TRAINING_GRID, "size": None},
-        # SAN: gaze map at 1/16 of the 224 input, so sigma = 10 input pixels = 10/16 cells of the 14x14 grid
-        "san": {"height": 14, "width": 14, "sigma": san_target.SIGMA_224 / 16},
-    }
-    if kind not in defaults:
-        raise ValueError(f"unknown gaze map kind {kind!r}: choose one of {KINDS}")
-    return defaults[kind]
+@dataclass(frozen=True)
+class GazeKind:
+    """A kind of gaze map the cache can compute (``register_kind``)."""
+    name: str
+    compute: Callable[..., np.ndarray]   # (dataset, id, scanpath, resolved params) -> float32 map in [0, 1]
+    defaults: Callable[[Config], dict]   # the kind's parameters under a config (its data set's values)
+    sources: tuple[ModuleType, ...]      # the modules that compute it: editing one recomputes its maps
+    deflate: bool = False                # mostly zeros: deflate the stored part files
+    needs_image: bool = False            # computed from the image too (its content keys the map)
 
 
-def resolve_params(dataset_name: str, kind: str, params: dict) -> dict:
-    """Defaults overridden by ``params``; an unknown parameter is an error."""
-    resolved = dict(default_params(dataset_name, kind))
+KINDS: dict[str, GazeKind] = {}
+
+
+def register_kind(kind: GazeKind) -> GazeKind:
+    """Make ``kind`` computable and cacheable (names are unique)."""
+    if kind.name in KINDS:
+        raise ValueError(f"gaze map kind {kind.name!r} is already registered")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def _kind(name: str) -> GazeKind:
+    if name not in KINDS:
+        raise ValueError(f"unknown gaze map kind {name!r}: choose one of {tuple(KINDS)}")
+    return KINDS[name]
+
+
+def _vam_params(cfg: Config) -> dict:
+    return {"sigma": cfg.sigma, "canvas": heatmap.CANVAS}
+
+
+def _image_of(dataset, id: str) -> np.ndarray:
+    try:
+        return dataset.image(id)
+    except (FileNotFoundError, OSError) as error:
+        raise _image_missing(dataset, id, error) from error
+
+
+register_kind(GazeKind("vam", lambda dataset, id, sp, p: heatmap.vam(sp, sp.height, sp.width, p["sigma"], p["canvas"]),
+                       _vam_params, (heatmap,)))
+register_kind(GazeKind(
+    "crf", lambda dataset, id, sp, p: crf.crf_refine(
+        crf.to_rgb_uint8(_image_of(dataset, id)), heatmap.vam(sp, sp.height, sp.width, p["sigma"], p["canvas"]),
+        p["sxy"], p["srgb"], p["compat"], p["iterations"], p["scale"]),
+    lambda cfg: {**_vam_params(cfg), **_CRF}, (heatmap, crf), needs_image=True))
+
+
+def dataset_config(dataset_name: str) -> Config:
+    """The default configuration of a data set (its per-data-set values): the maps' parameters where no run gives them."""
+    return Config(dataset=dataset_name, **dataset_defaults(dataset_name))
+
+
+def default_params(dataset_name: str, kind: str, cfg: Config | None = None) -> dict:
+    """The parameters of ``kind`` under ``cfg`` (default: the data set's defaults, ``dataset_config``)."""
+    return _kind(kind).defaults(cfg if cfg is not None else dataset_config(dataset_name))
+
+
+def resolve_params(dataset_name: str, kind: str, params: dict, cfg: Config | None = None) -> dict:
+    """``default_params`` overridden by ``params``; an unknown parameter is an error."""
+    resolved = dict(default_params(dataset_name, kind, cfg))
     unknown = sorted(set(params) - set(resolved))
     if unknown:
         raise TypeError(f"gaze map kind {kind!r} has no parameter(s) {unknown}; known: {sorted(resolved)}")
@@ -69,34 +114,14 @@ def resolve_params(dataset_name: str, kind: str, params: dict) -> dict:
 
 
 def cache_dir(dataset_name: str, kind: str, params: dict) -> Path:
-    from gazelib.core.paths import cache_root
-
-    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in _SOURCES)).hexdigest()
+    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in _kind(kind).sources)).hexdigest()
     blob = json.dumps({"kind": kind, "params": params, "code": code}, sort_keys=True)
     return cache_root() / "gaze" / dataset_name / f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def compute_map(dataset, kind: str, id: str, params: dict) -> np.ndarray:
     """One map (float32) of ``kind`` for sample ``id`` with resolved ``params``."""
-    sp = dataset.scanpath(id)
-    if kind == "vam":
-        return heatmap.vam(sp, sp.height, sp.width, params["sigma"], params["canvas"])
-    if kind == "crf":
-        try:
-            image = dataset.image(id)
-        except (FileNotFoundError, OSError) as error:
-            raise _image_missing(dataset, id, error) from error
-        heat = heatmap.vam(sp, sp.height, sp.width, params["sigma"], params["canvas"])
-        return crf.crf_refine(crf.to_rgb_uint8(image), heat, params["sxy"], params["srgb"], params["compat"],
-                              params["iterations"], params["scale"])
-    if kind == "track":
-        grid = tuple(params["grid"]) if params["grid"] is not None else None
-        height, width = (sp.height, sp.width) if params["size"] is None else (params["size"], params["size"])
-        return track.track_maps(sp, height, width, params["ratios"], params["beta"], params["tau"],
-                                params["truncation"], params["track"], grid)
-    if kind == "san":
-        return san_target.san_target(sp, params["height"], params["width"], params["sigma"])
-    raise ValueError(f"unknown gaze map kind {kind!r}: choose one of {KINDS}")
+    return _kind(kind).compute(dataset, id, dataset.scanpath(id), params)
 
 
 def _image_missing(dataset, id: str, error: Exception) -> RuntimeError:
@@ -127,11 +152,9 @@ def _read_parts(directory: Path, wanted: set[str]) -> dict[str, np.ndarray]:
 
 def content_keys(dataset, kind: str, ids) -> dict[str, str]:
     """``{id: "<id>@<key>"}``: the map's entry name, keyed on the data it is computed from."""
-    from gazelib.runs.fingerprint import sample_digest, scanpath_digest
-
     def key(id):
         parts = scanpath_digest(dataset, id)
-        if kind == "crf":
+        if _kind(kind).needs_image:
             try:
                 parts += sample_digest(dataset, id, mask=False)
             except (FileNotFoundError, OSError) as error:
@@ -183,12 +206,12 @@ def _die_with_parent() -> None:
 def _compute_chunk(kind: str, entries: dict[str, str], params: dict, directory: Path) -> list[str]:
     """Compute the maps of ``{id: entry name}`` into one part file."""
     maps = {entry: compute_map(_WORKER_DATASET, kind, id, params) for id, entry in entries.items()}
-    _write_part(directory, maps, kind in _DEFLATE)
+    _write_part(directory, maps, _kind(kind).deflate)
     return list(entries)
 
 
 def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
-                chunk: int = 25, **params) -> Path:
+                chunk: int = 25, cfg: Config | None = None, **params) -> Path:
     """Compute the maps of ``ids`` (default all) not yet cached; return the cache directory.
 
     Missing maps are computed in ``workers`` processes (default: all cores; 1 = in this process),
@@ -196,7 +219,7 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     """
     from tqdm import tqdm
 
-    params = resolve_params(dataset.name, kind, params)
+    params = resolve_params(dataset.name, kind, params, cfg)
     ids = list(dataset.ids if ids is None else ids)
     directory = cache_dir(dataset.name, kind, params)
     directory.mkdir(parents=True, exist_ok=True)
@@ -223,16 +246,16 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
 
 
 def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
-              chunk: int = 25, **params) -> dict[str, np.ndarray]:
-    """``{id: float32 map}`` of ``kind`` (vam | crf | track | san) for ``ids`` (default all).
+              chunk: int = 25, cfg: Config | None = None, **params) -> dict[str, np.ndarray]:
+    """``{id: float32 map}`` of ``kind`` (``KINDS``: vam, crf, and the kinds papers register) for ``ids`` (default all).
 
     Shapes: vam, crf (H, W) at the image's size; track (len(ratios), H, W); san (height, width).
-    ``params`` override ``default_params(dataset.name, kind)``; missing maps are computed first
+    ``params`` override ``default_params(dataset.name, kind, cfg)``; missing maps are computed first
     (``ensure_maps``). All maps of a large data set at full size take memory (Kvasir crf: ~1.4 GB):
     pass ``ids`` in batches where that matters.
     """
     ids = list(dataset.ids if ids is None else ids)
-    directory = ensure_maps(dataset, kind, ids, workers, progress, chunk, **params)
+    directory = ensure_maps(dataset, kind, ids, workers, progress, chunk, cfg, **params)
     entries = content_keys(dataset, kind, ids)
     maps = _read_parts(directory, set(entries.values()))
     return {id: maps[entries[id]] for id in ids}

@@ -43,30 +43,44 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 
-from gazelib.core.config import PROFILES
+import gazelib.papers  # noqa: F401  (benchmarks every paper's method)
+from gazelib.core import train
+from gazelib.core.config import PROFILES, Config, make_config, preset_for
+from gazelib.core.device import amp_enabled, channels_last_enabled, deterministic, device_name, resolve_device
+from gazelib.core.evaluate import predict_logits
+from gazelib.core.methods import get_method, in_channels
+from gazelib.core.networks import build_model, resolved_features
+from gazelib.core.paths import data_root, mirror_root, results_root
+from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD, TARGETS
+from gazelib.data.datasets import load_dataset
+from gazelib.experiments.grids import Experiment
+from gazelib.gaze.cache import ensure_maps
+from gazelib.papers.table1 import TABLE1
 from gazelib.runs.provenance import git_state
+from gazelib.runs.records import atomic_write, read_record
 
-#: name -> (method, config overrides); "full" is run with both of its backbones (table rows).
-ENTRIES = {
-    "full_unet": ("full", {"backbone": "unet"}),
-    "full_nnunet": ("full", {"backbone": "nnunet"}),
-    "vam": ("vam", {}),
-    "vam_crf": ("vam_crf", {}),
-    "gazemedseg": ("gazemedseg", {}),
-    "gradtrack": ("gradtrack", {}),
-    "san": ("san", {}),
-}
+
+def _entry(exp: Experiment) -> tuple[str, tuple[str, dict]]:
+    overrides = dict(o.split("=", 1) for o in exp.overrides)
+    return "_".join([exp.method, *overrides.values()]), (exp.method, overrides)
+
+
+#: name -> (method, config overrides): every Table 1 row ("full" with each of its backbones) and the SAN.
+ENTRIES = dict(_entry(exp) for exp in [*TABLE1, Experiment("SAN", "san")])
 REFERENCE_ENTRY = "gazemedseg"
 RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
-BINARY_TARGETS = {"mask", "conservative_mask", "pseudo_masks"}
 GAZE_KINDS = ("vam", "crf", "track")
 
 
@@ -75,13 +89,11 @@ GAZE_KINDS = ("vam", "crf", "track")
 # ------------------------------------------------------------------------------------------------
 
 def _sync(device) -> None:
-    import torch
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _peak_rss_mb() -> float:
-    import resource
     scale = 1 if sys.platform == "darwin" else 1024     # ru_maxrss: bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
@@ -93,14 +105,12 @@ class _Memory:
         self.device = device
 
     def __enter__(self):
-        import torch
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         self.start = _peak_rss_mb()
         return self
 
     def __exit__(self, *exc):
-        import torch
         if self.device.type == "cuda":
             self.result = {"peak_mem_mb": torch.cuda.max_memory_allocated(self.device) / 2**20,
                            "peak_mem_kind": "cuda_max_memory_allocated"}
@@ -110,23 +120,15 @@ class _Memory:
                            "peak_mem_kind": "cpu_peak_rss_growth"}
 
 
-def target_channels(name: str, cfg) -> int:
-    """Channels of training tensor ``name`` (as ``targets.build_tensors`` builds it)."""
-    from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
-    return {"pseudo_masks": len(cfg.levels), "track": len(TRACK_RATIOS)}.get(name, 1)
-
-
 def synthetic_data(names, cfg, count: int, device, seed: int = 0) -> dict:
     """``{name: (count, C, S, S)}`` random tensors on ``device`` with ``build_tensors``' dtypes."""
-    import torch
-    from gazelib.core.methods import in_channels
 
     g = torch.Generator().manual_seed(seed)
     size = cfg.image_size
     data = {"image": torch.randn(count, in_channels(cfg), size, size, generator=g)}
     for name in names:
-        shape = (count, target_channels(name, cfg), size, size)
-        data[name] = ((torch.rand(shape, generator=g) < 0.3).to(torch.uint8) if name in BINARY_TARGETS
+        shape = (count, TARGETS[name].channels(cfg), size, size)
+        data[name] = ((torch.rand(shape, generator=g) < 0.3).to(torch.uint8) if TARGETS[name].binary
                       else torch.rand(shape, generator=g))
     return {k: v.to(device) for k, v in data.items()}
 
@@ -146,9 +148,6 @@ def _timed(run_once, steps: int, warmup: int, device) -> list[float]:
 
 def _setup(method, cfg, device, fast: bool = True):
     """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
-    import torch
-    from gazelib.core import train
-    from gazelib.core.methods import build_model
 
     model = build_model(method, cfg, device)
     # the reference path builds torch's SGD as the authors' script does, whatever the device
@@ -166,14 +165,6 @@ def _setup(method, cfg, device, fast: bool = True):
 def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval_images: int,
                  overrides: dict | None = None) -> dict:
     """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
-    import torch
-    from gazelib.core import train
-    from gazelib.core.config import make_config
-    from gazelib.core.device import amp_enabled, channels_last_enabled, deterministic
-    from gazelib.core.evaluate import predict_logits
-    from gazelib.experiments.grids import preset_for
-    from gazelib.core.methods import get_method
-    from gazelib.core.networks import resolved_features
 
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
@@ -219,9 +210,6 @@ class ReferenceDataset:
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        import torch
-        from PIL import Image
-        from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD
 
         s = (self.size, self.size)
         image = np.asarray(Image.fromarray(self.images[i]).resize(s, Image.BILINEAR), dtype=np.float32) / 255.0
@@ -238,12 +226,6 @@ class ReferenceDataset:
 
 def bench_reference(profile: str, device, steps: int, warmup: int, workers: int | None = None) -> dict:
     """Reference-path step time and images/s of GazeMedSeg (module doc), data loading included."""
-    import torch
-    from gazelib.core.config import make_config
-    from gazelib.core.device import deterministic
-    from gazelib.experiments.grids import preset_for
-    from gazelib.core.methods import get_method
-    from gazelib.core.networks import resolved_features
 
     name, entry_overrides = ENTRIES[REFERENCE_ENTRY]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
@@ -282,9 +264,6 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
 
 def bench_gaze(dataset_name: str = "kvasir", workers: int | None = None) -> dict:
     """Seconds to compute every vam, crf and track map of ``dataset_name`` into a fresh temporary cache."""
-    from gazelib.data.datasets import load_dataset
-    from gazelib.gaze.cache import ensure_maps
-    from gazelib.core.paths import data_root, mirror_root
 
     root = data_root()
     if not (root / "kvasir-seg").is_dir() and mirror_root() is not None:
@@ -318,15 +297,12 @@ def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1,
     and plain fp32 (``PLAIN``) for each seed through ``train.train``; mean test Dice and training
     images/s of each run, and the mean and std over seeds. The two must agree within seed noise.
     ``dataset``: a data-set object instead of ``load_dataset("kvasir")`` (tests)."""
-    from gazelib.core.config import make_config
-    from gazelib.runs.records import read_record
-    from gazelib.core.train import train
 
     out = {"method": method, "preset": preset, "overrides": overrides or {}, "runs": []}
     for path_name, extra in (("fast", {}), ("plain", PLAIN)):
         for seed in seeds:
             cfg = make_config(method, "kvasir", preset, {**(overrides or {}), **extra, "seed": seed})
-            rec = read_record(train(cfg, progress=False, dataset=dataset))
+            rec = read_record(train.train(cfg, progress=False, dataset=dataset))
             out["runs"].append({"path": path_name, "seed": seed, "run_id": rec.run_id,
                                 "amp": rec.precision["autocast"] == "bf16",   # what ran, not what was asked
                                 "channels_last": rec.precision["channels_last"], "dice_mean": rec.summary["dice_mean"],
@@ -351,12 +327,6 @@ def _wait_for(barrier: Path, runs: int) -> None:
 
 def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int, barrier: str, runs: int) -> dict:
     """One of ``concurrent`` processes: warm up, wait for the others, time ``steps`` steps."""
-    import torch
-    from gazelib.core import train
-    from gazelib.core.config import Config, make_config
-    from gazelib.core.device import deterministic, resolve_device
-    from gazelib.experiments.grids import preset_for
-    from gazelib.core.methods import get_method
 
     dev = resolve_device(Config(device=device))
     name, entry_overrides = ENTRIES[entry]
@@ -379,7 +349,6 @@ def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int,
 
 def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: int, warmup: int) -> dict:
     """``runs`` processes of ``bench_worker`` at once on ``device``; the table throughput."""
-    import subprocess
 
     with tempfile.TemporaryDirectory() as barrier:
         args = json.dumps([entry, profile, device, steps, warmup, barrier, runs])
@@ -397,8 +366,6 @@ def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: in
 
 
 def environment(device) -> dict:
-    import torch
-    from gazelib.core.device import device_name
 
     env = {"device": device.type, "device_name": device_name(device), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
@@ -413,8 +380,6 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
               warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
               overrides: dict | None = None, workers: int | None = None, concurrent: int = 0, log=print) -> dict:
     """Run the benchmark (module doc); return the record (not yet written)."""
-    from gazelib.core.config import Config
-    from gazelib.core.device import resolve_device
 
     unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
     if unknown:
@@ -489,9 +454,7 @@ def format_table(record: dict) -> str:
 
 def write_record(record: dict, root: Path | None = None) -> Path:
     """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
-    from gazelib.core.paths import results_root
 
-    from gazelib.runs.records import atomic_write
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"

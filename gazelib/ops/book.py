@@ -26,7 +26,6 @@ from gazelib.report.differences import DIFFERENCES
 from gazelib.core.paths import REPO_ROOT, figures_root, results_root
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
-DEFAULT_OUT = REPO_ROOT / "_build" / "book"
 README = REPO_ROOT / "README.md"
 DATASET = "kvasir"
 
@@ -98,7 +97,7 @@ def readme_intro() -> str:
 
 def readme_results() -> str:
     """The README's generated results block (between its markers)."""
-    from gazelib.experiments.grids import README_END, README_START
+    from gazelib.report.readme import README_END, README_START
 
     text = README.read_text()
     return text[text.index(README_START) + len(README_START): text.index(README_END)].strip()
@@ -132,9 +131,10 @@ def index_page(profile: str, from_reports: bool) -> str:
         "```{toctree}", ":caption: Results", ":maxdepth: 1", "", "results", "```", ""])
 
 
-def build(profile: str = "smoke", out: Path = DEFAULT_OUT, reports: Path = REPO_ROOT / "reports",
+def build(profile: str = "smoke", out: Path | None = None, reports: Path = REPO_ROOT / "reports",
           results: Path | None = None, figures: Path | None = None) -> Path:
     """Write the book's sources into ``out/src`` and the site into ``out/html``; return the site's index."""
+    out = out or REPO_ROOT / "_build" / "book"
     results = (results or results_root()).resolve()
     figures = (figures or figures_root()).resolve()
     out = out.resolve()

@@ -40,6 +40,14 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from gazelib.core.config import make_config, preset_for
+from gazelib.core.methods import get_method
+from gazelib.core.targets import build_tensors
+from gazelib.data.kvasir import read_mask
+from gazelib.experiments.engines import work
+from gazelib.papers.table1 import TABLE1
+from gazelib.runs.identity import resolve, select_ids
+from gazelib.runs.provenance import git_state
 
 #: What the device tool carries per call (tracked tree + carried paths), in bytes.
 TRANSFER_LIMIT = 64 * 2**20
@@ -70,8 +78,6 @@ def _download_sources(target: Path) -> None:
 def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = None) -> dict:
     """Write the pack to ``out`` from the data root ``data``; return its manifest. Refuses a pack that
     would not travel with the tracked tree of ``repo`` (when given) under ``TRANSFER_LIMIT``."""
-    from gazelib.data.kvasir import read_mask
-    from gazelib.runs.provenance import git_state
 
     images, masks = data / "kvasir-seg" / "images", data / "kvasir-seg" / "masks"
     for folder in (images, masks, data / "gazemedseg"):
@@ -111,7 +117,6 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
     """Check every file of ``pack`` against its manifest (missing, extra or changed files are errors
     naming the file); with ``originals`` (a data root), also that every 1-bit mask decodes to the
     source mask the loader reads. Returns the number of files checked."""
-    from gazelib.data.kvasir import read_mask
 
     manifest_file = pack / "MANIFEST.json"
     if not manifest_file.exists():
@@ -136,9 +141,6 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
 def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
     """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
     ``{label, seed, args}`` with ``args`` the ``gazelib train`` arguments of each."""
-    from gazelib.core.config import make_config
-    from gazelib.experiments.engines import work
-    from gazelib.experiments.grids import TABLE1, preset_for
 
     grid = [e for e in TABLE1 if rows is None or e.label in rows]
     unknown = set(rows or ()) - {e.label for e in TABLE1}
@@ -159,11 +161,6 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
 def prepare(profile: str, dataset: str, rows=None) -> None:
     """Build every training tensor the table's runs need (gaze maps with all cores), once, before
     several runs start at once and would each build them."""
-    from gazelib.core.config import make_config
-    from gazelib.experiments.grids import TABLE1, preset_for
-    from gazelib.core.methods import get_method
-    from gazelib.core.targets import build_tensors
-    from gazelib.runs.identity import resolve, select_ids
 
     for exp in [e for e in TABLE1 if rows is None or e.label in rows]:
         cfg = make_config(exp.method, dataset, preset_for(profile, dataset), list(exp.overrides))

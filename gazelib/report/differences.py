@@ -33,7 +33,7 @@ DIFFERENCES = (
                "optimistic for those profiles; `laptop`'s lengths were set by its time budget on 2 cores "
                "(`results/reproduce/README.md`). Under `laptop` the ablation lessons (03-05) train each run "
                f"{GRID_ITERATIONS['laptop']:,} iterations (`experiments.GRID_ITERATIONS`), Table 1 "
-               f"{LAPTOP_ITERATIONS['gradtrack']:,}.", TRAINED,
+               f"{LAPTOP_ITERATIONS:,}.", TRAINED,
                "results/laptop_recipe/README.md"),
     Difference("Train/test split (Kvasir-SEG)",
                "900 / 100 images; the authors' split file is not public.",
@@ -62,7 +62,7 @@ DIFFERENCES = (
                "paper quotes).", ("02", "04")),
     Difference("VAM soft label",
                "\"Normalized soft labels\" (GradTrack Table 1 baselines), not defined further.",
-               "The map with values below 0.5 set to 0 (`targets.SOFT_FLOOR`), trained with BCE; predictions are "
+               "The map with values below 0.5 set to 0 (`papers/baselines/vam.py` `SOFT_FLOOR`), trained with BCE; predictions are "
                "thresholded at 0.5 like every other method (the paper names no threshold). How far the trained "
                "networks fall inside their own target, and their test Dice at a threshold fitted to that target "
                "on the training images (no ground truth), is measured by `python -m gazelib.papers.baselines.soft_labels`.",

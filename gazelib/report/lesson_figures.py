@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gazelib.core.config import make_config, preset_for
+from gazelib.core.evaluate import load_checkpoint
+from gazelib.core.methods import get_method
+from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD, build_tensors
+from gazelib.data.datasets import load_dataset
+from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
 from gazelib.report.plots import MAP_CMAP, show_mask
 from gazelib.runs.records import qualitative_masks, read_record
-from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD
 
 TARGET_TITLES = {"mask": "mask", "vam_soft": "soft VAM", "crf_soft": "soft CRF", "conservative_mask": "CRF ≥ 0.7",
                  "gaze": "gaze target", "pseudo_masks": "level", "track": "track"}
@@ -19,11 +24,6 @@ TARGET_TITLES = {"mask": "mask", "vam_soft": "soft VAM", "crf_soft": "soft CRF",
 def training_batch(method: str, dataset: str, profile: str, n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
     """The first ``n`` training images of ``dataset`` with the targets ``method`` trains on, exactly
     as the trainer builds them (resized, normalised, from the same cache)."""
-    from gazelib.core.config import make_config
-    from gazelib.data.datasets import load_dataset
-    from gazelib.experiments.grids import preset_for
-    from gazelib.core.methods import get_method
-    from gazelib.core.targets import build_tensors
 
     cfg = make_config(method, dataset=dataset, preset=preset_for(profile, dataset), overrides=[f"seed={seed}"])
     ds = load_dataset(dataset)
@@ -106,9 +106,6 @@ def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
     """A trained GradTrack network on test images: each TA module's foreground prediction P_fg beside
     the track map it is taught by (first TA: G^50%, second: G^75%), and the final foreground
     probability beside G^100%. ``checkpoint``: the run's ``last.pt``."""
-    from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
-    from gazelib.core.targets import build_tensors
-    from gazelib.core.evaluate import load_checkpoint
 
     model, _, cfg = load_checkpoint(checkpoint, device="cpu")
     ids = dataset.split()["test"][:n_images]

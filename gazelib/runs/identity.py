@@ -15,14 +15,16 @@ import json
 import os
 import pickle
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gazelib.runs import records as results
-from gazelib.core.config import Config
+from gazelib.core.config import FIELDS, Config
+from gazelib.core.methods import get_method
+from gazelib.core.targets import uses_gaze
+from gazelib.data import datasets
 from gazelib.runs.fingerprint import code_fingerprint, data_fingerprint
 from gazelib.core.paths import results_root
 
@@ -31,6 +33,15 @@ SUBSET_SEED = 0          # subsets (train_fraction, limits) are fixed per split,
 # laptop finds the records of GPU runs): neither tells two runs apart. The seed is its own part of the id.
 NOT_COMPARED = ("checkpoint_every", "device")
 NOT_IN_HASH = ("seed", *NOT_COMPARED)
+#: The config keys of the run-id scheme as it was fixed (2026-11): each enters the hash with its value.
+#: A key declared since (a new option, a new paper, a plugin) enters it only where it differs from its
+#: default, so declaring a key never changes the id, and so the record, of any existing run.
+HASHED_ALWAYS = frozenset((
+    "method", "dataset", "preset", "split", "train_fraction", "train_limit", "test_limit", "image_size", "backbone",
+    "features", "iterations", "batch_size", "lr", "min_lr", "schedule", "momentum", "nesterov", "weight_decay", "amp",
+    "channels_last", "compile", "selection", "selection_every", "sigma", "levels", "cons_mode", "cons_weight",
+    "lpp_kernel", "lpp_dilation", "beta", "tau", "lambda1", "lambda2", "under_threshold", "truncation", "ta_location",
+    "components", "track", "san_variant", "gaze_weight", "aab_hidden", "aab_heads"))
 
 
 def _comparable(config: dict) -> dict:
@@ -38,8 +49,9 @@ def _comparable(config: dict) -> dict:
 
 
 def config_key(cfg: Config) -> str:
-    """10 hex digits of the config without seed (and without ``NOT_IN_HASH``)."""
-    values = {k: v for k, v in _comparable(asdict(cfg)).items() if k not in NOT_IN_HASH}
+    """10 hex digits of the config without seed (and without ``NOT_IN_HASH``; ``HASHED_ALWAYS``)."""
+    values = {k: v for k, v in _comparable(cfg.to_dict()).items()
+              if k not in NOT_IN_HASH and (k in HASHED_ALWAYS or v != _comparable({k: FIELDS[k].default})[k])}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -49,19 +61,22 @@ def run_id(cfg: Config, data: str) -> str:
     A run is its config and its data (``data_fingerprint``): a changed image, mask or fixation gives a
     new run. The code is not part of the id (records stay findable across edits); the record keeps
     ``code_fingerprint()`` and a reused record made by other code is reported (``train``)."""
-    return f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d{data[:8]}-s{cfg.seed}"
+    return _run_id(cfg, f"d{data[:8]}")
+
+
+def _run_id(cfg: Config, data: str) -> str:
+    """The run id with ``data`` in the place of the data fingerprint (``*`` to glob for any)."""
+    return f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-{data}-s{cfg.seed}"
 
 
 def resolve(cfg: Config, method, dataset):
     """``(method, dataset)`` of ``cfg``: the registered method and the loaded data set unless objects are given."""
     if method is None:
-        from gazelib.core.methods import get_method
         method = get_method(cfg.method)
     elif method.name != cfg.method:
         raise ValueError(f"method object {method.name!r} does not match cfg.method={cfg.method!r}")
     if dataset is None:
-        from gazelib.data.datasets import load_dataset
-        dataset = load_dataset(cfg.dataset)
+        dataset = datasets.load_dataset(cfg.dataset)
     elif dataset.name != cfg.dataset:
         raise ValueError(f"dataset object {dataset.name!r} does not match cfg.dataset={cfg.dataset!r}")
     return method, dataset
@@ -69,10 +84,8 @@ def resolve(cfg: Config, method, dataset):
 
 def data_fingerprint_of(cfg: Config, method, dataset) -> str:
     """Content fingerprint of the train and test data ``cfg`` selects (with fixations where the method uses gaze)."""
-    from gazelib.core.targets import GAZE_NAMES
-
     train_ids, test_ids = select_ids(dataset, cfg)
-    gaze = bool(GAZE_NAMES & set(method.targets))
+    gaze = uses_gaze(method.targets)
     parts = data_fingerprint(dataset, train_ids, gaze) + data_fingerprint(dataset, test_ids, gaze=False)
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
@@ -87,9 +100,9 @@ def find_record(cfg: Config) -> Path:
     """The record of ``cfg`` without reading the data (``gazelib figures`` where the data is absent):
     the newest record whose id matches the config and seed, whatever data it was trained on; a path
     that does not exist when there is none."""
-    found = sorted(results.record_path(f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d").parent.glob(
-        f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-d*-s{cfg.seed}.json"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else results.record_path(f"{cfg.method}-{cfg.dataset}-{config_key(cfg)}-s{cfg.seed}")
+    runs = results.runs_dir()
+    found = sorted(runs.glob(f"{_run_id(cfg, 'd*')}.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else results.record_path(_run_id(cfg, "d-none"))
 
 
 def _subset(ids: list[str], count: int) -> list[str]:
@@ -106,8 +119,6 @@ def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
     a limit. The test set is cut to ``test_limit``."""
     split = dataset.split(cfg.split)
     train, test = list(split["train"]), list(split["test"])
-    if not 0 < cfg.train_fraction <= 1:
-        raise ValueError(f"train_fraction must be in (0, 1], got {cfg.train_fraction}")
     pool = len(train) if cfg.train_limit is None else min(len(train), cfg.train_limit)
     count = max(1, round(cfg.train_fraction * pool))
     test_count = len(test) if cfg.test_limit is None else min(len(test), cfg.test_limit)
@@ -115,7 +126,7 @@ def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
 
 
 def check_same_config(saved: dict, cfg: Config, where: Path) -> None:
-    saved, wanted = _comparable(saved), _comparable(asdict(cfg))
+    saved, wanted = _comparable(saved), _comparable(cfg.to_dict())
     diff = {k: (saved.get(k), wanted.get(k)) for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k)}
     if diff:
         raise ValueError(f"{where} was made with a different config (saved vs requested: {diff}); "

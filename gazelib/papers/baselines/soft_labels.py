@@ -133,7 +133,7 @@ def committed_for(runs: pd.DataFrame) -> pd.DataFrame | None:
 def fitted_threshold_note(table: pd.DataFrame) -> str:
     """A paragraph from a ``measure`` table: each method's test Dice at 0.5 and at its fitted threshold
     (mean ± std over the table's runs), with the thresholds and the per-run p-values."""
-    from gazelib.experiments.grids import TABLE1
+    from gazelib.papers.table1 import TABLE1
 
     labels = {exp.method: exp.label for exp in TABLE1}
     parts = []

@@ -18,14 +18,21 @@ import torch
 
 from gazelib.papers.gazemedseg.loss import consistency_loss
 from gazelib.core.losses import bce_with_logits
-from gazelib.core.methods import Method, in_channels, register, require
+from gazelib.core.methods import Method, in_channels, require
 from gazelib.papers.gazemedseg.network import MultiLevelNet
 from gazelib.core.networks import build_backbone
+
+
+CONSISTENCY_MODES = ("prop", "pure", "none")
 
 
 class GazeMedSeg(Method):
     name = "gazemedseg"
     targets = ("pseudo_masks",)
+    recipe = {"quick": {"iterations": 300}}   # one network per level learns more slowly (results/quick_recipe/)
+
+    def networks(self, cfg):
+        return len(cfg.levels)
 
     def build(self, cfg):
         if not cfg.levels:
@@ -58,5 +65,3 @@ class GazeMedSeg(Method):
     def predict(self, out):
         return torch.stack(out["logits"]).mean(0)
 
-
-GAZEMEDSEG = register(GazeMedSeg())

@@ -22,10 +22,6 @@ LEVELS: dict[str, dict[int, tuple[float, ...]]] = {
     "nci_isbi": {n: _spread(_AUTHORS_PAIR["nci_isbi"], n) for n in range(1, 6)},   # only n = 2 is theirs
 }
 
-#: GradTrack's L_VAM target is one more pseudo-mask of the same dense-CRF map, a conservative
-#: (under-activation) one: ``[C >= 0.7]`` (target ``conservative_mask``).
-UNDER_ACTIVATION = 0.7
-
 
 def levels_for(dataset: str, n: int = 2) -> tuple[float, ...]:
     """The ``n`` thresholds for ``dataset`` (the authors' where they exist: see ``LEVELS``)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from gazelib.experiments.grids import TRIMMED, Experiment, default_label, grid_overrides
 from gazelib.report.summary import Claim, chain, versus
+from gazelib.papers.gradtrack.method import COMPONENTS
 
 TABLE2 = [
     Experiment("Truncation w/o", "gradtrack", ("truncation=none",)),
@@ -11,7 +12,6 @@ TABLE2 = [
     Experiment("TA Enc.", "gradtrack", ("ta_location=encoder",)),
     Experiment("TA Dec. (GradTrack)", "gradtrack"),
 ]
-COMPONENTS = (1, 2, 3, 4)
 TAUS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
 #: What the ``experiments.TRIMMED`` profiles keep of each sweep.
 TRIMMED_POINTS = {"components": (1, 4), "taus": (0.05, 0.25, 0.5)}

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from gazelib.core.losses import bce_with_logits, dice_loss
-from gazelib.core.methods import Method, in_channels, register, require
-from gazelib.papers.selective_attention.network import SANSegNet
+from gazelib.core.methods import Method, in_channels, require
+from gazelib.papers.selective_attention.network import GAZE_SCALE, SANSegNet
 from gazelib.core.networks import build_backbone
 
 
@@ -27,6 +27,7 @@ def area_resize(t, size):
 class SelectiveAttention(Method):
     name = "san"
     targets = ("mask", "gaze")
+    input_multiple = GAZE_SCALE   # the SAN's gaze map is 1/16 of the input
 
     def build(self, cfg):
         backbone = build_backbone(cfg, in_channels(cfg), 1)
@@ -46,5 +47,3 @@ class SelectiveAttention(Method):
     def predict(self, out):
         return out["logits"]
 
-
-SAN = register(SelectiveAttention())

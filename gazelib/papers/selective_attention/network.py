@@ -19,6 +19,8 @@ from torch import nn
 from gazelib.core.networks import SegNet, check_dims, conv_cls
 
 VARIANTS = ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours")
+INPUT_POOL = 4                           # the SAN first pools the input 4x ...
+GAZE_SCALE = INPUT_POOL * 2 * 2          # ... then each of its two conv groups halves it: 1/16
 
 
 def positional_encoding(size: tuple[int, ...], device=None, dtype=None) -> torch.Tensor:
@@ -59,7 +61,7 @@ class SAN(nn.Module):
         self.out_channels = widths[-1]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        down = {2: F.avg_pool2d, 3: F.avg_pool3d}[self.dims](x, 4)
+        down = {2: F.avg_pool2d, 3: F.avg_pool3d}[self.dims](x, INPUT_POOL)
         m2 = self.groups(down)
         return m2, self.gaze(m2)
 
