@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from gazelib.core.registry import Registry
 from gazelib.data.base import DATASETS
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-_REGISTRY: dict[str, "Method"] = {}
+_REGISTRY: Registry = Registry("method")
 
 
 class Method:
@@ -66,12 +67,7 @@ class Method:
 
 def register(method: Method) -> Method:
     """Add ``method`` to the registry under ``method.name`` (names are unique)."""
-    if not method.name:
-        raise ValueError(f"{method!r} has no name")
-    if method.name in _REGISTRY:
-        raise ValueError(f"method {method.name!r} is already registered ({_REGISTRY[method.name]!r})")
-    _REGISTRY[method.name] = method
-    return method
+    return _REGISTRY.add(method.name, method)
 
 
 def get_method(name: str) -> Method:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from gazelib.core.config import Config
 from gazelib.core.methods import in_channels
 from gazelib.core.paths import cache_root
+from gazelib.core.registry import Registry
 from gazelib.gaze.cache import gaze_maps
 from gazelib.gaze.heatmap import soft_vam
 from gazelib.runs.fingerprint import data_fingerprint
@@ -58,15 +59,12 @@ class Target:
     channels: Callable[[Config], int] = lambda cfg: 1
 
 
-TARGETS: dict[str, Target] = {}
+TARGETS: Registry = Registry("target")
 
 
 def register_target(target: Target) -> Target:
     """Make ``target`` available to every method (names are unique)."""
-    if target.name in TARGETS:
-        raise ValueError(f"target {target.name!r} is already registered")
-    TARGETS[target.name] = target
-    return target
+    return TARGETS.add(target.name, target)
 
 
 def uses_gaze(names) -> bool:

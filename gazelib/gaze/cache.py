@@ -35,6 +35,7 @@ import numpy as np
 
 from gazelib.core.config import Config, dataset_defaults
 from gazelib.core.paths import cache_root
+from gazelib.core.registry import Registry
 from gazelib.gaze import crf, heatmap
 from gazelib.runs.fingerprint import sample_digest, scanpath_digest
 
@@ -56,15 +57,12 @@ class GazeKind:
     needs_image: bool = False            # computed from the image too (its content keys the map)
 
 
-KINDS: dict[str, GazeKind] = {}
+KINDS: Registry = Registry("gaze map kind")
 
 
 def register_kind(kind: GazeKind) -> GazeKind:
     """Make ``kind`` computable and cacheable (names are unique)."""
-    if kind.name in KINDS:
-        raise ValueError(f"gaze map kind {kind.name!r} is already registered")
-    KINDS[kind.name] = kind
-    return kind
+    return KINDS.add(kind.name, kind)
 
 
 def _kind(name: str) -> GazeKind:
