@@ -34,14 +34,14 @@ import torch
 
 from gazelib.runs import records as results
 
-from gazelib.core import selection
+from gazelib.core import files, selection
 from gazelib.core.config import Config
 from gazelib.core.device import autocast, channels_last_enabled, deterministic, device_name, precision, resolve_device
 from gazelib.core.evaluate import evaluate
 from gazelib.runs.fingerprint import code_fingerprint
 from gazelib.core.methods import build_model
 from gazelib.runs.provenance import git_state
-from gazelib.runs.identity import (atomic_save, check_same_config, checkpoint_path, data_fingerprint_of, read_checkpoint,
+from gazelib.runs.identity import (check_same_config, checkpoint_path, data_fingerprint_of, read_checkpoint,
                           resolve, run_id, select_ids, warn_if_other_code)
 from gazelib.core.targets import build_tensors, ids_hash
 
@@ -136,10 +136,10 @@ class Run:
     state: dict                           # iteration, permutation, loss history and window, times
 
     def save_checkpoint(self) -> None:
-        atomic_save({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
-                     "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state(),
-                     "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                     "state": self.state, "config": asdict(self.cfg)}, checkpoint_path(self.rid))
+        files.save_torch({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
+                          "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state(),
+                          "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                          "state": self.state, "config": asdict(self.cfg)}, checkpoint_path(self.rid))
 
     def resume(self, path: Path) -> None:
         """Continue from the checkpoint at ``path`` (same config, or an error naming the file)."""

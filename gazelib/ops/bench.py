@@ -491,10 +491,10 @@ def write_record(record: dict, root: Path | None = None) -> Path:
     """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
     from gazelib.core.paths import results_root
 
-    from gazelib.runs.records import atomic_write
+    from gazelib.core import files
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"
-    atomic_write(path, json.dumps(record, indent=1))
-    atomic_write(path.with_suffix(".md"), format_table(record) + "\n")
+    files.write_text(path, json.dumps(record, indent=1))
+    files.write_text(path.with_suffix(".md"), format_table(record) + "\n")
     return path

@@ -107,16 +107,16 @@ def _write_timing(timing: dict) -> Path:
     """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
     less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``, and its table
     beside it (``.md``)."""
-    from gazelib.runs.records import atomic_write
+    from gazelib.core import files
 
     timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
     path = results_root() / "reproduce" / name
-    atomic_write(path, json.dumps(timing, indent=1) + "\n")
+    files.write_text(path, json.dumps(timing, indent=1) + "\n")
     rows = [f"| {n['notebook']} | {n['dataset']} | {n['runs_trained']} | {n['seconds'] / 60:.1f} |"
             for n in timing["notebooks"]]
     only = f" --only {' '.join(timing['only'])}" if timing["only"] else ""
-    atomic_write(path.with_suffix(".md"), "\n".join([
+    files.write_text(path.with_suffix(".md"), "\n".join([
         f"`gazelib {timing['command']} --profile {timing['profile']}{only}` on {timing['device_name']} "
         f"({timing['device_type']}), seeds {timing['seeds']}, git {str(timing['git'].get('revision'))[:7]}",
         "", f"Status: **{timing['status']}**" + ("" if timing["status"] == "complete" else

@@ -4,7 +4,7 @@
   (``config_key`` hashes the config without ``NOT_IN_HASH``; ``data_fingerprint_of`` the content of the
   images, masks and fixations it selects), so changed data is a new run and never a stale record.
 * ``select_ids``: the train and test images of a run, fixed subsets of the split.
-* Checkpoints (``checkpoint_path``) are written atomically (``atomic_save``) and read with
+* Checkpoints (``checkpoint_path``) are written atomically (``core.files.save_torch``) and read with
   ``weights_only=True`` (``read_checkpoint``): a crafted pickle is refused.
 * A reused record made by other code is reported (``warn_if_other_code``, ``CodeChangedWarning``).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import warnings
 from dataclasses import asdict
@@ -124,13 +123,6 @@ def check_same_config(saved: dict, cfg: Config, where: Path) -> None:
 
 def checkpoint_path(rid: str) -> Path:
     return results_root() / "checkpoints" / rid / "last.pt"
-
-
-def atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def read_checkpoint(path: Path) -> dict:

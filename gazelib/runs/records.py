@@ -7,13 +7,13 @@ as mean and sample standard deviation (ddof=1) over seeds; one seed gives an emp
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gazelib.core import files
 from gazelib.core.paths import results_root
 
 METRICS = ("dice", "iou", "hd95")
@@ -87,18 +87,8 @@ def record_path(run_id: str, root: Path | None = None) -> Path:
     return runs_dir(root) / f"{run_id}.json"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: complete or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_record(record: RunRecord, root: Path | None = None) -> Path:
-    path = record_path(record.run_id, root)
-    atomic_write(path, json.dumps(asdict(record), indent=1, sort_keys=False) + "\n")
-    return path
+    return files.write_text(record_path(record.run_id, root), json.dumps(asdict(record), indent=1) + "\n")
 
 
 def read_record(path: Path | str) -> RunRecord:
@@ -175,6 +165,6 @@ def write_table(df, name: str, root: Path | None = None) -> tuple[Path, Path]:
     """Write ``df`` to ``results_root()/tables/<name>.csv`` and ``.md`` (atomically); return both paths."""
     folder = Path(root or results_root()) / "tables"
     csv, md = folder / f"{name}.csv", folder / f"{name}.md"
-    atomic_write(csv, df.to_csv(index=False))
-    atomic_write(md, _markdown(df))
+    files.write_text(csv, df.to_csv(index=False))
+    files.write_text(md, _markdown(df))
     return csv, md
