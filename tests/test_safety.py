@@ -260,7 +260,7 @@ def test_stale_gaze_temporaries_are_removed(tmp_path):
     from tests.test_gaze_cache import TinyDataset
 
     directory = cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
-    stale = directory / ".tmp-abc-999999999.npz"   # no such process
+    stale = directory / ".part-abc.npz.tmp999999999"   # no such process
     stale.write_bytes(b"half")
     cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
     assert not stale.exists()

@@ -26,13 +26,13 @@ the 224 grid), so eq. (2)'s hard tau cut-off is not smeared by a resize.
 
 Built tensors are cached under ``cache_root()/tensors/`` keyed by (data set, ids, size, name, the
 parameters that name depends on, the content of the files used: ``fingerprint.data_fingerprint``), so
-a repeated run starts at once and changed data is never served from the cache.
+a repeated run starts at once and changed data is never served from the cache. Each file carries
+the digest of its content (``core.verified``): a damaged or replaced one is rebuilt, with a warning.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gazelib.core import files, verified
 from gazelib.core.config import Config
 from gazelib.runs.fingerprint import data_fingerprint
 from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
@@ -176,12 +177,10 @@ def build_tensors(dataset, ids: list[str], cfg: Config, names) -> dict[str, torc
         if name in GAZE_NAMES:
             _check_gaze(dataset, ids)
         path = _cache_path(dataset, ids, cfg, name)
-        if path.exists():
-            out[name] = torch.load(path, weights_only=True)
+        cached = verified.read_tensor(path, len(ids), cfg.image_size) if path.exists() else None
+        if cached is not None:
+            out[name] = cached
             continue
         out[name] = _build(dataset, ids, cfg, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(out[name], tmp)
-        os.replace(tmp, path)
+        verified.write(path, files.torch_bytes(out[name]))
     return out
