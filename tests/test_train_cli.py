@@ -47,7 +47,8 @@ def test_rerun_reproduces_a_record_and_reports_a_changed_one(cli, tmp_path, caps
     changed = dict(original.scores)
     first = sorted(changed)[0]
     changed[first] = {**changed[first], "dice": changed[first]["dice"] + 0.01}
-    results.write_record(results.RunRecord(**{**original.__dict__, "scores": changed}), tmp_path / "edited")
+    results.write_record(results.RunRecord(**{**original.__dict__, "scores": changed,
+                                              "summary": results.summarise(changed)}), tmp_path / "edited")
     tampered = next((tmp_path / "edited" / "runs").glob("*.json"))
     assert cli("rerun", str(tampered), "--into", str(tmp_path / "again"), "--quiet") == 1
     row = json.loads((tmp_path / "again" / "rerun.json").read_text())["records"][0]
