@@ -1,5 +1,5 @@
 """Run records are checked on every read: fields and types, scores, summary, content digest;
-``gazelib records check | migrate``."""
+``gazelib records check | migrate``; every committed record passes."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from gazelib.runs import records as results
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def sound_record(run_id: str = "m-kvasir-0123456789-d00000000-s0", *, method: str = "m", seed: int = 0,
@@ -131,3 +133,9 @@ def test_records_migrate_command(tmp_path):
     assert done.returncode == 0 and "digest added to 1, 0 had one, 0 not sound" in done.stdout
     results.read_record(legacy)
 
+
+def test_every_committed_record_is_sound():
+    paths = results.record_files([REPO / "results"])
+    assert len(paths) >= 200
+    for path in paths:
+        results.read_record(path)
