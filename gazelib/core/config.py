@@ -306,7 +306,8 @@ RANGES = {"iterations": (1, None, True, None), "batch_size": (1, None, True, Non
           "sigma": (0, None, False, None), "under_threshold": (0, 1, False, False),
           "cons_weight": (0, None, True, None), "lambda1": (0, None, True, None), "lambda2": (0, None, True, None),
           "gaze_weight": (0, None, True, None), "lpp_kernel": (1, None, True, None),
-          "lpp_dilation": (1, None, True, None), "aab_hidden": (1, None, True, None), "aab_heads": (1, None, True, None)}
+          "lpp_dilation": (1, None, True, None), "aab_hidden": (1, None, True, None), "aab_heads": (1, None, True, None),
+          "seed": (0, 2**32 - 1, True, True)}   # seeds a torch.Generator and numpy: a 32-bit unsigned range fits both
 SAN_MULTIPLE = 16   # SAN pools the input 4x, then twice more by 2
 
 

@@ -38,9 +38,13 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
                   retrain: bool = False, only: tuple[str, ...] = ()) -> None:
     """``retrain``: train every run again even where a record exists (``GAZELIB_RETRAIN=1`` in the
     notebook kernels, read by ``train.train``), e.g. after editing a method's code. ``only``: the
-    lessons to run, by number (``notebooks``); all by default."""
+    lessons to run, by number (``notebooks``); all by default.
+
+    A timing record is written once the first lesson has started (and after each one): a command
+    refused before that (an unknown lesson, no records) leaves none."""
     import papermill
 
+    lessons = notebooks(only)
     if not train and not any((results_root() / "runs").glob("*.json")):
         raise FileNotFoundError(f"no run records in {results_root() / 'runs'}: run `gazelib reproduce` first "
                                 f"(or point GAZELIB_RESULTS at a results folder)")
@@ -58,7 +62,7 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
               "stamp": time.strftime("%Y%m%d-%H%M%S"), "status": "running", "only": list(only), "notebooks": []}
     try:
         for dataset in datasets:
-            for notebook in notebooks(only):
+            for notebook in lessons:
                 _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing)
     except BaseException:   # Ctrl-C, kill (the CLI turns SIGTERM into KeyboardInterrupt), a failed notebook
         timing["status"] = "interrupted"
