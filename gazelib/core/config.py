@@ -358,3 +358,10 @@ def validate(cfg: Config) -> Config:
                          f"got {cfg.split!r}")
     return cfg
 
+
+def check_profile(profile: str) -> str:
+    """``profile`` if it is one of ``PROFILES``; else a ValueError listing them (each lesson checks its
+    ``profile`` parameter with it first: papermill's ``-p profile`` is not checked otherwise)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    return profile
