@@ -68,6 +68,7 @@ def _all_dice_099(data):
 
 def test_a_record_edited_to_dice_099_is_refused_by_train_figures_and_summary(tiny_cli, capsys):
     from gazelib.experiments.grids import Experiment, run_grid
+    from gazelib.ops.reproduce import profile_with_records
     from gazelib.report.summary import summarize
 
     assert tiny_cli(["train", *TINY]) == 0
@@ -75,6 +76,10 @@ def test_a_record_edited_to_dice_099_is_refused_by_train_figures_and_summary(tin
     _edit(path, _all_dice_099)
     assert tiny_cli(["train", *TINY]) == 2                         # gazelib train
     assert _one_line_error(capsys).startswith(f"error: {path} ")
+    with pytest.raises(ValueError, match=str(path)):               # --debug: the traceback
+        tiny_cli(["--debug", "train", *TINY])
+    with pytest.raises(ValueError, match=str(path)):               # `gazelib figures` without --profile
+        profile_with_records()
     with pytest.raises(ValueError, match=str(path)):               # what `gazelib figures` reads records with
         run_grid([Experiment("Tiny", "tiny", ("image_size=16", "train_limit=None", "test_limit=None",
                                               "iterations=6"))], "smoke", "kvasir", [0], "cpu", train=False)

@@ -132,10 +132,13 @@ def _write_timing(timing: dict) -> Path:
 
 
 def profile_with_records(root: Path | None = None) -> str:
-    """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile)."""
+    """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile);
+    every record is read (``records.read_record``), so an unsound one is named before any lesson runs."""
+    from gazelib.runs.records import read_record
+
     counts: dict[str, int] = {}
     for path in ((root or results_root()) / "runs").glob("*.json"):
-        preset = json.loads(path.read_text()).get("config", {}).get("preset", "")
+        preset = read_record(path).config.get("preset", "")
         profile = "paper" if preset.startswith("paper_") else preset   # paper_kvasir, paper_nci_isbi
         counts[profile] = counts.get(profile, 0) + 1
     if not counts:
