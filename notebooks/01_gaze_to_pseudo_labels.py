@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gazelib.core.config import check_profile
 from gazelib.data.datasets import load_dataset
 from gazelib.gaze.crf import crf_refine, to_rgb_uint8
 from gazelib.gaze.heatmap import soft_vam, vam
@@ -58,6 +59,7 @@ from gazelib.report.gaze_quality import quality, write_quality
 from gazelib.core.paths import results_root
 from gazelib.report.plots import dice_per_threshold, draw_scanpath, save_figure, show_image, show_map, show_mask
 
+check_profile(profile)
 # How many images the quality table scores: all of them except in the CI profile.
 quality_limit = 8 if profile == "smoke" else None
 ds = load_dataset(dataset)

@@ -30,8 +30,10 @@ train = True           # False: tables and figures from existing records only
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
 # %%
+from gazelib.core.config import check_profile
 from gazelib.core.paths import use_results
 
+check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
 # %%

@@ -66,7 +66,7 @@ def test_half_written_parts_are_ignored_and_only_missing_ids_computed(counted):
     data = TinyDataset(4)
     cache.gaze_maps(data, "san", ids=["im0", "im1"], workers=1, progress=False)
     directory = cache.cache_dir("kvasir", "san", cache.resolve_params("kvasir", "san", {}))
-    (directory / ".tmp-deadbeef-1.npz").write_bytes(b"PK\x03\x04 truncated")   # a crashed writer
+    (directory / ".part-deadbeef.npz.tmp1").write_bytes(b"PK\x03\x04 truncated")   # a crashed writer
     maps = cache.gaze_maps(data, "san", workers=1, progress=False)
     assert sorted(id for _, id in counted) == ["im0", "im1", "im2", "im3"]
     assert maps["im2"].shape == (14, 14) and maps["im2"].max() == pytest.approx(1.0)

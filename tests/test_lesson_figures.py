@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth
-from gazelib.runs.records import RunRecord, encode_mask, write_record
+from gazelib.runs.records import encode_mask, write_record
+from tests.test_runs_records import sound_record
 
 
 def _record(run_id: str, seed: int, history, masks) -> str:
-    record = RunRecord(run_id=run_id, method="full", dataset="kvasir", seed=seed, config={}, split={}, scores={},
-                       summary={}, device="cpu", torch="x", git={}, iterations=2, final_loss=0.0, wall_time_s=0.0,
-                       train_images_per_s=0.0, eval_images_per_s=0.0, started="", finished="",
-                       loss_history=history, qualitative={k: encode_mask(m) for k, m in masks.items()})
+    record = sound_record(f"full-kvasir-{run_id}-s{seed}", method="full", seed=seed,
+                          config={"method": "full", "dataset": "kvasir", "seed": seed, "iterations": 2},
+                          loss_history=history, qualitative={k: encode_mask(m) for k, m in masks.items()})
     return str(write_record(record))
 
 

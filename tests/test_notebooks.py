@@ -166,3 +166,58 @@ def test_06_results(mirror, shared_cache, tmp_path, monkeypatch):
     assert table1[table1.source.str.startswith("quoted")].method.tolist() == [
         "PointSup", "AGMM", "AGMM", "USTM", "DMPLS", "BoxInst", "BoxTeacher"]
     assert {"06_qualitative_kvasir_smoke.png", "06_measured_vs_paper_kvasir_smoke.png"} <= _figures(tmp_path, "06_")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_a_lesson_refuses_an_unknown_profile_at_once(source, tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(source.with_suffix(".ipynb")), str(tmp_path / "out.ipynb"),
+                                   cwd=str(REPO / "notebooks"), progress_bar=False, parameters={"profile": "nonsense"})
+    assert error.value.ename == "ValueError"
+    assert "unknown profile 'nonsense'; profiles: smoke, quick, laptop, paper" in error.value.evalue
+    assert error.value.exec_count == 3     # the parameters, papermill's injected ones, then the check
+
+
+def _git(*args, cwd) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_lesson_06_run_twice_leaves_the_tree_as_it_was(mirror, shared_cache, tmp_path, monkeypatch):
+    """A fresh copy of the tracked tree runs lesson 06 under smoke; what it wrote is committed; the
+    second run, which changes no number, changes no file."""
+    import shutil
+
+    import papermill
+
+    clone = tmp_path / "clone"
+    for name in _git("ls-files", "-z", cwd=REPO).split("\0"):
+        if name and (REPO / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, clone / name)
+    _git("init", "-q", cwd=clone)
+    _git("add", "-A", cwd=clone)
+    _git("commit", "-q", "-m", "clean", cwd=clone)
+    for name in ("GAZELIB_RESULTS", "GAZELIB_FIGURES"):   # the clone's own results/ and figures/
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GAZELIB_DATA", str(mirror))
+    monkeypatch.setenv("GAZELIB_CACHE", str(shared_cache))
+    monkeypatch.setenv("PYTHONPATH", str(clone))          # the kernel imports the clone's gazelib
+
+    def lesson(number: int) -> None:
+        papermill.execute_notebook(str(clone / "notebooks" / "06_results.ipynb"), str(tmp_path / f"06-{number}.ipynb"),
+                                   cwd=str(clone / "notebooks"), progress_bar=False,
+                                   parameters={"profile": "smoke", "seeds": [0], "device": "cpu"})
+
+    lesson(1)
+    written = _git("status", "--porcelain", "--untracked-files=all", cwd=clone).splitlines()
+    assert written and all(line.startswith("?? ") for line in written), written   # new smoke outputs only
+    assert "?? results/tables/table1_kvasir_smoke.md" in written
+    _git("add", "-A", cwd=clone)
+    _git("commit", "-q", "-m", "smoke outputs", cwd=clone)
+    lesson(2)
+    assert _git("status", "--porcelain", "--untracked-files=all", cwd=clone) == ""

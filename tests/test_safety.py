@@ -218,15 +218,14 @@ def test_file_fingerprint_follows_the_bytes(tmp_path):
 
 
 def test_record_from_other_code_warns_and_retrain_replaces_it(monkeypatch):
-    import json
-
     from gazelib.runs import records as results
+    from gazelib.runs.fingerprint import code_fingerprint
 
     cfg = tiny_cfg()
-    path = run(cfg)
-    stored = json.loads(path.read_text())
-    stored["code"]["core/losses.py"] = "000000000000"
-    path.write_text(json.dumps(stored))
+    other_code = {**code_fingerprint(), "core/losses.py": "000000000000"}
+    with monkeypatch.context() as patch:   # the record is made by other code
+        patch.setattr(train, "code_fingerprint", lambda: other_code)
+        path = run(cfg)
     with pytest.warns(runs.CodeChangedWarning, match=r"different code \(core/losses.py differ.*--retrain"):
         assert run(cfg) == path
     monkeypatch.setenv("GAZELIB_RETRAIN", "1")   # what `gazelib reproduce --retrain` sets
@@ -260,7 +259,7 @@ def test_stale_gaze_temporaries_are_removed(tmp_path):
     from tests.test_gaze_cache import TinyDataset
 
     directory = cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
-    stale = directory / ".tmp-abc-999999999.npz"   # no such process
+    stale = directory / ".part-abc.npz.tmp999999999"   # no such process
     stale.write_bytes(b"half")
     cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
     assert not stale.exists()

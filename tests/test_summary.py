@@ -10,6 +10,7 @@ from gazelib.runs import records as results
 from gazelib.report import stats
 
 from gazelib.report import summary
+from tests.test_runs_records import sound_record
 
 IMAGES = [f"img{i}" for i in range(8)]
 BASE = np.array([0.50, 0.62, 0.41, 0.77, 0.58, 0.66, 0.35, 0.70])
@@ -17,11 +18,8 @@ BASE = np.array([0.50, 0.62, 0.41, 0.77, 0.58, 0.66, 0.35, 0.70])
 
 def _record(label: str, seed: int, dice, selection: str = "final") -> dict:
     scores = {image: {"dice": float(d), "iou": float(d) / 2, "hd95": 3.0} for image, d in zip(IMAGES, dice)}
-    record = results.RunRecord(
-        run_id=f"{label}-s{seed}", method="m", dataset="kvasir", seed=seed, config={}, split={}, scores=scores,
-        summary=results.summarise(scores), device="cpu", torch="x", git={}, iterations=1, final_loss=0.0,
-        wall_time_s=0.0, train_images_per_s=0.0, eval_images_per_s=0.0, started="", finished="",
-        selection={"mode": selection})
+    record = sound_record(f"m-kvasir-{label}-s{seed}", seed=seed, scores=scores, selection={"mode": selection},
+                          config={"method": "m", "dataset": "kvasir", "seed": seed, "iterations": 2})
     path = results.write_record(record)
     return {"label": label, "seed": seed, "run_id": record.run_id, "dice": record.summary["dice_mean"],
             "iou": record.summary["iou_mean"], "hd95": record.summary["hd95_mean"], "device": "cpu",

@@ -1,6 +1,7 @@
 """``gazelib train`` / ``gazelib eval`` end to end on the tiny synthetic data set and method."""
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +48,37 @@ def test_rerun_reproduces_a_record_and_reports_a_changed_one(cli, tmp_path, caps
     changed = dict(original.scores)
     first = sorted(changed)[0]
     changed[first] = {**changed[first], "dice": changed[first]["dice"] + 0.01}
-    results.write_record(results.RunRecord(**{**original.__dict__, "scores": changed}), tmp_path / "edited")
+    results.write_record(results.RunRecord(**{**original.__dict__, "scores": changed,
+                                              "summary": results.summarise(changed)}), tmp_path / "edited")
     tampered = next((tmp_path / "edited" / "runs").glob("*.json"))
     assert cli("rerun", str(tampered), "--into", str(tmp_path / "again"), "--quiet") == 1
     row = json.loads((tmp_path / "again" / "rerun.json").read_text())["records"][0]
     assert row["differs_in"] == ["scores"] and row["largest_score_difference"] == pytest.approx(0.01)
+
+
+def test_rerun_refuses_a_folder_holding_runs_it_did_not_train_and_resumes_its_own(cli, tmp_path, capsys):
+    import shutil
+
+    from gazelib.runs.identity import checkpoint_path
+
+    tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
+    assert cli("train", "tiny", "--profile", "smoke", "--quiet", *tiny) == 0
+    original = Path(capsys.readouterr().out.strip())
+    trained = checkpoint_path(original.stem)
+    copy = tmp_path / "copy" / "runs" / original.name          # a copied record is no training
+    copy.parent.mkdir(parents=True)
+    shutil.copy(original, copy)
+    with pytest.raises(ValueError, match=f"{copy} is already there and was not trained by `gazelib rerun`"):
+        cli("rerun", str(original), "--into", str(tmp_path / "copy"), "--quiet")
+    assert not (tmp_path / "copy" / "rerun.json").exists()
+    stray = tmp_path / "stray"                                  # nor is a checkpoint put there
+    checkpoint = stray / "checkpoints" / original.stem / "last.pt"
+    checkpoint.parent.mkdir(parents=True)
+    shutil.copy(trained, checkpoint)
+    with pytest.raises(ValueError, match=f"{checkpoint} is already there"):
+        cli("rerun", str(original), "--into", str(stray), "--quiet")
+    # a rerun's own folder resumes: the run it trained there is in its ledger
+    assert cli("rerun", str(original), "--into", str(tmp_path / "again"), "--quiet") == 0
+    assert cli("rerun", str(original), "--into", str(tmp_path / "again"), "--quiet") == 0
+    ledger = json.loads((tmp_path / "again" / "rerun.json").read_text())
+    assert ledger["started"] == [original.stem] and [r["identical"] for r in ledger["records"]] == [True]

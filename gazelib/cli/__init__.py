@@ -16,6 +16,7 @@ COMMAND_GROUPS = (
     "gazelib.cli.data",       # gazelib data fetch | verify | check-gaze | prepare-nci-isbi
     "gazelib.cli.gaze",       # gazelib gaze cache | quality | compare
     "gazelib.cli.train",      # gazelib train | eval | rerun
+    "gazelib.cli.records",    # gazelib records check | migrate
     "gazelib.cli.reproduce",  # gazelib reproduce | figures
     "gazelib.cli.bench",      # gazelib bench
     "gazelib.cli.book",       # gazelib book

@@ -57,7 +57,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 RERUN_DESCRIPTION = ("Train run records again from their stored config into another results folder and "
                      "compare run id, per-image scores, final loss and loss history exactly. Exit code 1 when "
-                     "any record differs.")
+                     "any record differs. A folder that already holds a run it did not train there (the "
+                     "records' own folder, say) is refused.")
 
 
 def add_rerun(subparsers) -> None:
@@ -77,14 +78,12 @@ def _rerun(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from gazelib.experiments.rerun import read_records, rerun
+    from gazelib.experiments.rerun import LEDGER, read_records, rerun
 
     records = read_records(args.records, args.preset)
     into = Path(args.into).expanduser().resolve()
     rows = rerun(records, into, progress=not args.quiet)
-    report = {"threads": torch.get_num_threads(), "records": rows}
-    (into / "rerun.json").write_text(json.dumps(report, indent=1) + "\n")
     same = sum(row["identical"] for row in rows)
     print(f"{same} of {len(rows)} records reproduced exactly ({torch.get_num_threads()} threads); "
-          f"report: {into / 'rerun.json'}")
+          f"report: {into / LEDGER}")
     return 0 if same == len(rows) else 1

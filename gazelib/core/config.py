@@ -77,7 +77,7 @@ CORE_FIELDS = (
     Field("amp", bool, True),                # bf16 autocast where the device computes bf16 natively
     Field("channels_last", bool, True),      # where it pays: CUDA, or bf16 on the CPU
     Field("compile", bool, False),
-    Field("seed", int, 0),
+    Field("seed", int, 0, range=(0, 2**32 - 1, True, True)),   # seeds a torch.Generator and numpy: 32-bit unsigned
     Field("device", str, "auto", choices=("auto", "cpu", "cuda")),   # also "cuda:N"
     Field("checkpoint_every", int, 500, range=UNBOUNDED_POSITIVE),   # iterations between checkpoints
     Field("selection", str, "final"),        # final | best_on_test (OPTIMISTIC: core.selection)

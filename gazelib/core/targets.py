@@ -20,13 +20,13 @@ map (computed at the image's own resolution) is resized bilinearly without antia
 
 Built tensors are cached under ``cache_root()/tensors/`` keyed by (data set, ids, size, name, the
 parameters that name depends on, the content of the files used: ``fingerprint.data_fingerprint``), so
-a repeated run starts at once and changed data is never served from the cache.
+a repeated run starts at once and changed data is never served from the cache. Each file carries
+the digest of its content (``core.verified``): a damaged or replaced one is rebuilt, with a warning.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gazelib.core import files, verified
 from gazelib.core.config import Config
 from gazelib.core.methods import in_channels
 from gazelib.core.paths import cache_root
@@ -158,12 +159,10 @@ def build_tensors(dataset, ids: list[str], cfg: Config, names) -> dict[str, torc
         if TARGETS[name].gaze:
             _check_gaze(dataset, ids)
         path = _cache_path(dataset, ids, cfg, name)
-        if path.exists():
-            out[name] = torch.load(path, weights_only=True)
+        cached = verified.read_tensor(path, len(ids), cfg.image_size) if path.exists() else None
+        if cached is not None:
+            out[name] = cached
             continue
         out[name] = TARGETS[name].build(dataset, ids, cfg)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(out[name], tmp)
-        os.replace(tmp, path)
+        verified.write(path, files.torch_bytes(out[name]))
     return out

@@ -34,15 +34,15 @@ import torch
 
 from gazelib.runs import records as results
 
-from gazelib.core import selection
+from gazelib.core import files, selection
 from gazelib.core.config import Config
 from gazelib.core.device import autocast, channels_last_enabled, deterministic, device_name, precision, resolve_device
 from gazelib.core.evaluate import evaluate
 from gazelib.runs.fingerprint import code_fingerprint
 from gazelib.core.networks import build_model
 from gazelib.runs.provenance import git_state
-from gazelib.runs.identity import (atomic_save, check_same_config, checkpoint_path, data_fingerprint_of, read_checkpoint,
-                          resolve, run_id, select_ids, warn_if_other_code)
+from gazelib.runs.identity import (check_same_config, checkpoint_path, data_fingerprint_of, non_finite,
+                                   read_checkpoint, resolve, run_id, select_ids, warn_if_other_code)
 from gazelib.core.targets import build_tensors, ids_hash
 
 POLY_POWER = 0.9
@@ -136,10 +136,10 @@ class Run:
     state: dict                           # iteration, permutation, loss history and window, times
 
     def save_checkpoint(self) -> None:
-        atomic_save({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
-                     "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state(),
-                     "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                     "state": self.state, "config": self.cfg.to_dict()}, checkpoint_path(self.rid))
+        files.save_torch({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
+                          "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state(),
+                          "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                          "state": self.state, "config": self.cfg.to_dict()}, checkpoint_path(self.rid))
 
     def resume(self, path: Path) -> None:
         """Continue from the checkpoint at ``path`` (same config, or an error naming the file)."""
@@ -205,6 +205,7 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         return checkpoint_path(rid)
     if chooser is not None:
         chooser.restore_best(model)
+    _check_scorable(run)
     start = time.perf_counter()
     scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
     eval_time = time.perf_counter() - start
@@ -232,6 +233,16 @@ def _check_finite(value: float, what: str, iteration: int, rid: str) -> None:
     if not math.isfinite(value):
         raise NonFiniteError(f"run {rid}: {what} is {value} at iteration {iteration}; training diverged "
                              f"-- lower lr (or check the data); no checkpoint or record was written")
+
+
+def _check_scorable(run: Run) -> None:
+    """The weights about to be scored and the final loss are finite (the loop checks them as it trains;
+    a run that resumes from its last checkpoint, or restores a chosen one, did not train them)."""
+    bad, loss = non_finite(run.model.state_dict()), run.state["final_loss"]
+    if bad or not math.isfinite(loss):
+        what = f"non-finite weights ({', '.join(bad[:3])})" if bad else f"final loss {loss}"
+        raise NonFiniteError(f"run {run.rid}: {what} at checkpoint {checkpoint_path(run.rid)}; not scored and "
+                             f"no record written: delete the checkpoint to retrain")
 
 
 def _train_loop(run: Run, step, progress: bool, stop_after: int | None, after_step=None) -> None:

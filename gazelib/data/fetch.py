@@ -8,10 +8,11 @@ Layout of the data root (the same as ``../shared/data``)::
     nci-isbi/labels/*.nrrd, nci-isbi/examples/*.dcm      (optional: from a mirror only)
 
 ``fetch`` is idempotent (files already present with the right sha256 are skipped) and writes every
-file through a ``.part`` file renamed into place only after its checksum matched.
+file through a temporary file (``core.files.replacing``) renamed into place only after its checksum matched.
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -22,6 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from gazelib.core import files
 
 CHECKSUMS_FILE = Path(__file__).resolve().parent / "checksums.json"
 GAZEMEDSEG_COMMIT = "cf3aa2a"
@@ -151,40 +154,38 @@ def fetch(root, mirror=None, progress: bool = True, only=None,
 
 
 def _install(target: Path, digest: str, write) -> None:
-    """Write ``target`` through ``target.part`` with ``write(part)``; rename only when the sha256 matches."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    write(part)
-    got = sha256(part)
-    if got != digest:
-        part.unlink()
-        raise DataError(f"checksum mismatch for {target}: expected sha256 {digest}, got {got}")
-    os.replace(part, target)
+    """Write ``target`` through a temporary file with ``write(part)``; it replaces ``target`` only when
+    its sha256 matches, and is removed otherwise."""
+    with files.replacing(target) as part:
+        write(part)
+        got = sha256(part)
+        if got != digest:
+            raise DataError(f"checksum mismatch for {target}: expected sha256 {digest}, got {got}")
 
 
 def download(url: str, dest, progress: bool = True, atomic: bool = True) -> Path:
     """Download ``url`` (any scheme urllib knows, ``file://`` included) to ``dest`` with a tqdm bar.
 
-    With ``atomic`` the bytes go to ``dest.part`` first, renamed to ``dest`` when complete, so an
-    interrupted download never looks finished.
+    With ``atomic`` the bytes go to a temporary file first (``core.files.replacing``), renamed to
+    ``dest`` when complete, so an interrupted download never looks finished.
     """
     from tqdm.auto import tqdm
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part") if atomic else dest
-    try:
-        with urllib.request.urlopen(url) as response, open(part, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except OSError as error:   # URLError is an OSError
-        part.unlink(missing_ok=True)
-        raise DataError(f"could not download {url} to {dest}: {error}") from error
-    if atomic:
-        os.replace(part, dest)
+    with files.replacing(dest) if atomic else contextlib.nullcontext(dest) as part:
+        try:
+            with urllib.request.urlopen(url) as response, open(part, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        bar.update(len(block))
+        except OSError as error:   # URLError is an OSError; a full disk is reported as one (files.replacing)
+            part.unlink(missing_ok=True)
+            if files.out_of_space(error):
+                raise
+            raise DataError(f"could not download {url} to {dest}: {error}") from error
     return dest
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gazelib.core import files
 from gazelib.data import splits
 from gazelib.data.base import DATASETS, Dataset, DataMissingError, check_shapes, decode
 from gazelib.data.fixations import read_fixations
@@ -173,7 +174,7 @@ def prepare_nci_isbi(raw_dir, out_dir) -> dict:
             lists[split_name].append(f"{case}_{k}")
     record = {"made_by": "gazelib.data.nci_isbi.prepare_nci_isbi", "raw_dir": str(raw_dir),
               **{name: sorted(ids) for name, ids in sorted(lists.items())}}
-    (out_dir / "split.json").write_text(json.dumps(record, indent=1) + "\n")
+    files.write_text(out_dir / "split.json", json.dumps(record, indent=1) + "\n")   # last: marks the data prepared
     return {"out": str(out_dir), "cases": len(labels), "slices": {k: len(v) for k, v in sorted(lists.items())}}
 
 

@@ -8,7 +8,8 @@ Layout: ``cache_root()/gaze/<dataset>/<kind>-<key>/part-*.npz`` where ``key`` ha
 the resolved parameters and the source of the modules that compute the maps (editing them
 recomputes). Each part holds the maps of a chunk of ids and is written to a temporary name and
 renamed, so a part is either complete or invisible; stray temporaries (of a killed run) are removed
-by the next run. A map is stored under ``<id>@<content key>``: the key hashes the image's fixation
+by the next run. A part carries the digest of its content (``core.verified``): a damaged or replaced
+part is removed, with a warning naming it, and its maps computed again. A map is stored under ``<id>@<content key>``: the key hashes the image's fixation
 rows (and for crf its image file), so edited data is recomputed, never served stale. Asking for
 ids not yet stored computes only those. Worker processes die with their parent (``_init_worker``).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -33,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from gazelib.core import files, verified
 from gazelib.core.config import Config, dataset_defaults
 from gazelib.core.paths import cache_root
 from gazelib.core.registry import Registry
@@ -129,20 +132,28 @@ def _image_missing(dataset, id: str, error: Exception) -> RuntimeError:
 def _write_part(directory: Path, maps: dict[str, np.ndarray], compress: bool) -> None:
     quantised = {id: np.round(np.clip(m, 0, 1) * QUANT).astype(np.uint16) for id, m in maps.items()}
     name = hashlib.sha256("\n".join(sorted(maps)).encode()).hexdigest()[:16]
-    tmp = directory / f".tmp-{name}-{os.getpid()}.npz"
+    buffer = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(tmp, "w", method, compresslevel=1) as archive:
+    with zipfile.ZipFile(buffer, "w", method, compresslevel=1) as archive:
         for id, array in quantised.items():
             with archive.open(f"{id}.npy", "w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, array)
-    os.replace(tmp, directory / f"part-{name}.npz")   # atomic: a part is complete or absent
+    verified.write(directory / f"part-{name}.npz", buffer.getvalue())   # atomic: a part is complete or absent
+
+
+def _parts(directory: Path):
+    """Every verified part, opened (``verified.read``: a damaged one is removed and left out)."""
+    for part in sorted(directory.glob("part-*.npz")):
+        data = verified.read(part, lambda payload: np.load(io.BytesIO(payload), allow_pickle=False))
+        if data is not None:
+            yield data
 
 
 def _read_parts(directory: Path, wanted: set[str]) -> dict[str, np.ndarray]:
     """``{entry: map}`` for the wanted entry names (``<id>@<content key>``)."""
     found = {}
-    for part in sorted(directory.glob("part-*.npz")):
-        with np.load(part) as data:
+    for data in _parts(directory):
+        with data:
             for entry in set(data.files) & wanted:
                 found[entry] = data[entry].astype(np.float32) / QUANT
     return found
@@ -159,24 +170,6 @@ def content_keys(dataset, kind: str, ids) -> dict[str, str]:
                 raise _image_missing(dataset, id, error) from error
         return hashlib.sha256(parts.encode()).hexdigest()[:16]
     return {id: f"{id}@{key(id)}" for id in ids}
-
-
-def _remove_stale_temporaries(directory: Path) -> None:
-    """Temporaries of processes that no longer run (a killed cache run); live writers' files stay."""
-    for tmp in directory.glob(".tmp-*.npz"):
-        pid = int(tmp.stem.rsplit("-", 1)[-1]) if tmp.stem.rsplit("-", 1)[-1].isdigit() else None
-        if pid is None or not _alive(pid):
-            tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _WORKER_DATASET = None
@@ -220,10 +213,9 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     params = resolve_params(dataset.name, kind, params, cfg)
     ids = list(dataset.ids if ids is None else ids)
     directory = cache_dir(dataset.name, kind, params)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "params.json").write_text(json.dumps({"dataset": dataset.name, "kind": kind, "params": params},
-                                                      indent=1, sort_keys=True))
-    _remove_stale_temporaries(directory)
+    files.write_text(directory / "params.json", json.dumps({"dataset": dataset.name, "kind": kind, "params": params},
+                                                           indent=1, sort_keys=True))
+    files.remove_stale_temporaries(directory)
     entries = content_keys(dataset, kind, ids)
     stored = set(_read_ids(directory))
     missing = sorted(id for id in set(ids) if entries[id] not in stored)
@@ -261,7 +253,7 @@ def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress
 
 def _read_ids(directory: Path) -> list[str]:
     ids = []
-    for part in directory.glob("part-*.npz"):
-        with np.load(part) as data:
+    for data in _parts(directory):
+        with data:
             ids.extend(data.files)
     return ids

@@ -57,6 +57,7 @@ from PIL import Image
 
 import gazelib.papers  # noqa: F401  (benchmarks every paper's method)
 from gazelib.core import train
+from gazelib.core import files
 from gazelib.core.config import PROFILES, Config, make_config, preset_for
 from gazelib.core.device import amp_enabled, channels_last_enabled, deterministic, device_name, resolve_device
 from gazelib.core.evaluate import predict_logits
@@ -69,7 +70,7 @@ from gazelib.experiments.grids import Experiment
 from gazelib.gaze.cache import ensure_maps
 from gazelib.papers.table1 import TABLE1
 from gazelib.runs.provenance import git_state
-from gazelib.runs.records import atomic_write, read_record
+from gazelib.runs.records import read_record
 
 
 def _entry(exp: Experiment) -> tuple[str, tuple[str, dict]]:
@@ -458,6 +459,6 @@ def write_record(record: dict, root: Path | None = None) -> Path:
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"
-    atomic_write(path, json.dumps(record, indent=1))
-    atomic_write(path.with_suffix(".md"), format_table(record) + "\n")
+    files.write_text(path, json.dumps(record, indent=1))
+    files.write_text(path.with_suffix(".md"), format_table(record) + "\n")
     return path

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -40,6 +42,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from gazelib.core import files
 from gazelib.core.config import make_config, preset_for
 from gazelib.core.methods import get_method
 from gazelib.core.targets import build_tensors
@@ -98,12 +101,12 @@ def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = N
             shutil.copy2(data / "gazemedseg" / name, out / "gazemedseg" / name)
     if wheels:
         _download_sources(out / "wheels")
-    files = sorted(p for p in out.rglob("*") if p.is_file())
+    packed = sorted(p for p in out.rglob("*") if p.is_file())
     manifest = {"kind": "gazelib-gpu-pack", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "source": git_state(), "data": str(data), "images": len(sources),
-                "bytes": sum(p.stat().st_size for p in files),
-                "files": {str(p.relative_to(out)): _sha256(p) for p in files}}
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+                "bytes": sum(p.stat().st_size for p in packed),
+                "files": {str(p.relative_to(out)): _sha256(p) for p in packed}}
+    files.write_text(out / "MANIFEST.json", json.dumps(manifest, indent=1))
     if repo is not None:
         total = manifest["bytes"] + _tracked_bytes(repo)
         manifest["transfer_bytes"] = total
@@ -113,22 +116,57 @@ def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = N
     return manifest
 
 
+def _manifest_files(manifest_file: Path) -> dict[str, str]:
+    """The ``files`` of a pack's manifest (relative path -> sha256), or a ValueError saying what is wrong."""
+    if not manifest_file.is_file():
+        raise FileNotFoundError(f"{manifest_file} is missing: build the pack with `gazelib gpu pack`")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{manifest_file} is not JSON ({error}): rebuild the pack with `gazelib gpu pack`") from None
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items()):
+        raise ValueError(f"{manifest_file} has no 'files' (every file of the pack with its sha256): rebuild the "
+                         f"pack with `gazelib gpu pack`")
+    outside = sorted(n for n in listed if Path(n).is_absolute() or ".." in Path(n).parts)
+    if outside:
+        raise ValueError(f"{manifest_file} lists files outside the pack: {', '.join(outside[:3])}")
+    return listed
+
+
+def _regular_files(pack: Path) -> tuple[set[str], list[str]]:
+    """The regular files of ``pack`` (relative paths), and a problem for every entry that is neither a
+    regular file nor a folder: a symbolic link (it could point anywhere), a device, a pipe, a socket."""
+    present, problems = set(), []
+    for folder, folders, names in os.walk(pack):   # links to folders are listed, not entered
+        for name in folders + names:
+            path = Path(folder) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                problems.append(f"{path}: a symbolic link (a pack holds regular files only)")
+            elif stat.S_ISREG(mode):
+                present.add(str(path.relative_to(pack)))
+            elif not stat.S_ISDIR(mode):
+                problems.append(f"{path}: not a regular file (a pack holds regular files only)")
+    return present, problems
+
+
 def verify_pack(pack: Path, originals: Path | None = None) -> int:
-    """Check every file of ``pack`` against its manifest (missing, extra or changed files are errors
-    naming the file); with ``originals`` (a data root), also that every 1-bit mask decodes to the
+    """Check every file of ``pack`` against its manifest (missing, extra or changed files, links and
+    other entries that are no regular files are errors naming the file; so is a manifest without its
+    list of files); with ``originals`` (a data root), also that every 1-bit mask decodes to the
     source mask the loader reads. Returns the number of files checked."""
 
-    manifest_file = pack / "MANIFEST.json"
-    if not manifest_file.exists():
-        raise FileNotFoundError(f"{manifest_file} is missing: build the pack with `gazelib gpu pack`")
-    expected = json.loads(manifest_file.read_text())["files"]
-    present = {str(p.relative_to(pack)) for p in pack.rglob("*") if p.is_file()} - {"MANIFEST.json"}
-    problems = [f"{pack / n}: missing" for n in sorted(set(expected) - present)]
+    expected = _manifest_files(pack / "MANIFEST.json")
+    present, problems = _regular_files(pack)
+    present.discard("MANIFEST.json")
+    problems += [f"{pack / n}: missing" for n in sorted(set(expected) - present)]
     problems += [f"{pack / n}: not in the manifest" for n in sorted(present - set(expected))]
     problems += [f"{pack / n}: content differs from the manifest" for n in sorted(present & set(expected))
                  if _sha256(pack / n) != expected[n]]
     if originals is not None:
-        for png in sorted((pack / "kvasir-seg" / "masks").glob("*.png")):
+        for name in sorted(n for n in present if n.startswith("kvasir-seg/masks/") and n.endswith(".png")):
+            png = pack / name
             source = originals / "kvasir-seg" / "masks" / f"{png.stem}.jpg"
             if source.exists() and not np.array_equal(read_mask(png), read_mask(source)):
                 problems.append(f"{png}: decodes to another mask than {source}")

@@ -38,9 +38,13 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
                   retrain: bool = False, only: tuple[str, ...] = ()) -> None:
     """``retrain``: train every run again even where a record exists (``GAZELIB_RETRAIN=1`` in the
     notebook kernels, read by ``train.train``), e.g. after editing a method's code. ``only``: the
-    lessons to run, by number (``notebooks``); all by default."""
+    lessons to run, by number (``notebooks``); all by default.
+
+    A timing record is written once the first lesson has started (and after each one): a command
+    refused before that (an unknown lesson, no records) leaves none."""
     import papermill
 
+    lessons = notebooks(only)
     if not train and not any((results_root() / "runs").glob("*.json")):
         raise FileNotFoundError(f"no run records in {results_root() / 'runs'}: run `gazelib reproduce` first "
                                 f"(or point GAZELIB_RESULTS at a results folder)")
@@ -58,7 +62,7 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
               "stamp": time.strftime("%Y%m%d-%H%M%S"), "status": "running", "only": list(only), "notebooks": []}
     try:
         for dataset in datasets:
-            for notebook in notebooks(only):
+            for notebook in lessons:
                 _run_notebook(papermill, notebook, reports, dataset, profile, seeds, device, train, timing)
     except BaseException:   # Ctrl-C, kill (the CLI turns SIGTERM into KeyboardInterrupt), a failed notebook
         timing["status"] = "interrupted"
@@ -107,16 +111,16 @@ def _write_timing(timing: dict) -> Path:
     """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
     less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``, and its table
     beside it (``.md``)."""
-    from gazelib.runs.records import atomic_write
+    from gazelib.core import files
 
     timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
     path = results_root() / "reproduce" / name
-    atomic_write(path, json.dumps(timing, indent=1) + "\n")
+    files.write_text(path, json.dumps(timing, indent=1) + "\n")
     rows = [f"| {n['notebook']} | {n['dataset']} | {n['runs_trained']} | {n['seconds'] / 60:.1f} |"
             for n in timing["notebooks"]]
     only = f" --only {' '.join(timing['only'])}" if timing["only"] else ""
-    atomic_write(path.with_suffix(".md"), "\n".join([
+    files.write_text(path.with_suffix(".md"), "\n".join([
         f"`gazelib {timing['command']} --profile {timing['profile']}{only}` on {timing['device_name']} "
         f"({timing['device_type']}), seeds {timing['seeds']}, git {str(timing['git'].get('revision'))[:7]}",
         "", f"Status: **{timing['status']}**" + ("" if timing["status"] == "complete" else
@@ -128,10 +132,13 @@ def _write_timing(timing: dict) -> Path:
 
 
 def profile_with_records(root: Path | None = None) -> str:
-    """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile)."""
+    """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile);
+    every record is read (``records.read_record``), so an unsound one is named before any lesson runs."""
+    from gazelib.runs.records import read_record
+
     counts: dict[str, int] = {}
     for path in ((root or results_root()) / "runs").glob("*.json"):
-        preset = json.loads(path.read_text()).get("config", {}).get("preset", "")
+        preset = read_record(path).config.get("preset", "")
         profile = "paper" if preset.startswith("paper_") else preset   # paper_kvasir, paper_nci_isbi
         counts[profile] = counts.get(profile, 0) + 1
     if not counts:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gazelib.core import files
 from gazelib.gaze import cache
 from gazelib.runs.provenance import git_state
 from gazelib.papers.gazemedseg.pseudo_masks import levels_for, pseudo_masks
@@ -22,6 +23,8 @@ from gazelib.papers.gradtrack.paper import UNDER_ACTIVATION
 
 EPS = 1e-6
 _BATCH = 50   # images read from the cache at a time (bounds memory)
+#: Provenance that changes on every run, not with the numbers (``_write_if_changed``).
+VOLATILE = ("git_revision", "time", "map_seconds_incl_cache_reads")
 
 
 def binary_scores(pred: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -94,16 +97,33 @@ def quality_summary(table: pd.DataFrame) -> pd.DataFrame:
 def write_quality(table: pd.DataFrame, provenance: dict, out_dir, stem: str) -> list[Path]:
     """``<stem>_per_image.csv``, ``<stem>_summary.csv``, ``<stem>_summary.md``, ``<stem>_summary.json``."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     summary = quality_summary(table)
     paths = [out_dir / f"{stem}_{suffix}" for suffix in ("per_image.csv", "summary.csv", "summary.md", "summary.json")]
-    table.to_csv(paths[0], float_format="%.6f")
-    summary.to_csv(paths[1], float_format="%.6f")
+    numbers = {paths[0]: table.to_csv(float_format="%.6f"), paths[1]: summary.to_csv(float_format="%.6f")}
     header = (f"# Gaze pseudo-label quality: {provenance['dataset']} ({provenance['n_images']} images)\n\n"
               f"git {provenance['git_revision']}, {provenance['time']}. Parameters: see `{paths[3].name}`.\n\n")
-    paths[2].write_text(header + summary.to_markdown(floatfmt=".4f") + "\n")
-    paths[3].write_text(json.dumps({**provenance, "summary": summary.to_dict(orient="index")}, indent=1))
+    _write_if_changed(numbers, {paths[2]: header + summary.to_markdown(floatfmt=".4f") + "\n"}, paths[3],
+                      {**provenance, "summary": summary.to_dict(orient="index")})
     return paths
+
+
+def _stable(record: dict) -> str:
+    return json.dumps({k: v for k, v in record.items() if k not in VOLATILE}, sort_keys=True)
+
+
+def _write_if_changed(numbers: dict[Path, str], others: dict[Path, str], js: Path, record: dict) -> None:
+    """Write the files (text by path) and ``record`` as ``js``, unless they hold these numbers already:
+    every file of ``numbers`` the same text and ``js`` the same but for ``VOLATILE``. A rerun that
+    changes no number then leaves every file, its header's revision and time included, as it was."""
+    try:
+        same = (all(path.read_text() == text for path, text in numbers.items()) and all(p.exists() for p in others)
+                and _stable(json.loads(js.read_text())) == _stable(json.loads(json.dumps(record))))
+    except (OSError, ValueError):   # absent or unreadable: written afresh
+        same = False
+    if not same:
+        for path, text in {**numbers, **others}.items():
+            files.write_text(path, text)
+        files.write_text(js, json.dumps(record, indent=1))
 
 
 def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path:
@@ -122,9 +142,7 @@ def compare(out_dir, stem_a: str, stem_b: str, tolerance: float = 0.005) -> Path
     table["max |per-image difference|"] = (b[common] - a[common]).abs().max()
     table[f"|difference| < {tolerance:g}"] = table["difference"].abs() < tolerance
     md, js = (out_dir / f"compare_{stem_a}_vs_{stem_b}.{ext}" for ext in ("md", "json"))
-    md.write_text(f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n"
-                                       + table.to_markdown(floatfmt=".4f") + "\n")
-    js.write_text(json.dumps({"a": stem_a, "b": stem_b, "n_images": len(a),
-                                                     "tolerance": tolerance, "git_revision": _git_revision(),
-                                                     "scores": table.to_dict(orient="index")}, indent=1))
+    _write_if_changed({md: f"# {stem_a} vs {stem_b} ({len(a)} images)\n\n" + table.to_markdown(floatfmt=".4f") + "\n"},
+                      {}, js, {"a": stem_a, "b": stem_b, "n_images": len(a), "tolerance": tolerance,
+                               "git_revision": _git_revision(), "scores": table.to_dict(orient="index")})
     return md

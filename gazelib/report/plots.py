@@ -5,6 +5,7 @@ colour-blind-safe palette; maps in [0, 1] drawn with the perceptual ``MAP_CMAP``
 Dice in percent ("Dice (%)"), distances in pixels ("HD95 (px)")."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from gazelib.core import files
 from gazelib.core.paths import figures_root
 
 MAP_CMAP = "magma"   # perceptual, monotone in lightness, readable in grey and by colour-blind readers
@@ -33,13 +35,20 @@ def add_colorbar(ax: plt.Axes, image, label: str = "") -> None:
     bar.ax.tick_params(labelsize=7)
 
 
+#: File metadata left out of saved figures (a creation date, the library's version), so that a figure
+#: drawn again from the same numbers is the same bytes and a committed one shows no change.
+METADATA = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
+
+
 def save_figure(fig: plt.Figure, name: str) -> list[Path]:
-    """Write ``<figures>/<name>.png`` and ``.pdf``; return both paths."""
+    """Write ``<figures>/<name>.png`` and ``.pdf`` (atomically, byte-reproducible: ``METADATA``);
+    return both paths."""
     root = figures_root()
-    root.mkdir(parents=True, exist_ok=True)
     paths = [root / f"{name}.png", root / f"{name}.pdf"]
     for path in paths:
-        fig.savefig(path, bbox_inches="tight", dpi=150)
+        image = io.BytesIO()
+        fig.savefig(image, format=path.suffix[1:], bbox_inches="tight", dpi=150, metadata=METADATA[path.suffix[1:]])
+        files.write_bytes(path, image.getvalue())
     return paths
 
 

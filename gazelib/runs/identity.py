@@ -4,15 +4,14 @@
   (``config_key`` hashes the config without ``NOT_IN_HASH``; ``data_fingerprint_of`` the content of the
   images, masks and fixations it selects), so changed data is a new run and never a stale record.
 * ``select_ids``: the train and test images of a run, fixed subsets of the split.
-* Checkpoints (``checkpoint_path``) are written atomically (``atomic_save``) and read with
-  ``weights_only=True`` (``read_checkpoint``): a crafted pickle is refused.
+* Checkpoints (``checkpoint_path``) are written atomically (``core.files.save_torch``) and read with
+  ``weights_only=True`` (``read_checkpoint``): a crafted pickle is refused, and so are non-finite weights.
 * A reused record made by other code is reported (``warn_if_other_code``, ``CodeChangedWarning``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import warnings
 from pathlib import Path
@@ -137,17 +136,17 @@ def checkpoint_path(rid: str) -> Path:
     return results_root() / "checkpoints" / rid / "last.pt"
 
 
-def atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def non_finite(weights: dict) -> list[str]:
+    """The names of the floating-point tensors of a state dict that hold a NaN or an infinity."""
+    return [name for name, value in weights.items()
+            if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all()]
 
 
 def read_checkpoint(path: Path) -> dict:
     """A checkpoint's contents, loaded with ``weights_only=True`` (tensors and plain containers only:
     a crafted pickle cannot run code); RNG states stay on the CPU. A file that is not such a
-    checkpoint raises ``ValueError`` naming it."""
+    checkpoint, or whose model weights (the last or the chosen ones) are not finite, raises
+    ``ValueError`` naming it: such weights are never scored."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:   # UnpicklingError (unsafe objects or not a pickle), EOFError, RuntimeError (zip)
@@ -157,6 +156,12 @@ def read_checkpoint(path: Path) -> dict:
         raise ValueError(f"{path} is not a readable gazelib checkpoint ({why}); delete it to retrain") from error
     if not isinstance(saved, dict) or not {"model", "config"} <= set(saved):
         raise ValueError(f"{path} is not a gazelib checkpoint (no model/config); delete it to retrain")
+    best = (saved.get("state") or {}).get("selection", {}).get("best") or {}
+    bad = non_finite(saved["model"]) + [f"chosen {name}" for name in non_finite(best.get("model", {}))]
+    if bad:
+        raise ValueError(f"{path} holds non-finite weights (NaN or inf: {', '.join(bad[:3])}"
+                         f"{' ...' if len(bad) > 3 else ''}); the run diverged or the file was changed, and it "
+                         f"is not scored: delete it to retrain")
     return saved
 
 
