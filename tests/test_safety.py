@@ -12,7 +12,7 @@ from gazelib.core import train
 from gazelib.runs import identity as runs
 from gazelib.core import evaluate
 from gazelib.core.config import config_from_dict, make_config
-from tests.test_train_trainer import Disks, Tiny, rid, run, tiny_cfg
+from tests.core.test_train import Disks, Tiny, rid, run, tiny_cfg
 
 
 # --- 2. checkpoints cannot run code ----------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_mirrored_fixations_are_recomputed_by_the_gaze_cache():
     import dataclasses
 
     from gazelib.gaze import cache
-    from tests.test_gaze_cache import TinyDataset
+    from tests.gaze.test_cache import TinyDataset
 
     ds = TinyDataset(2)
     before = cache.gaze_maps(ds, "vam", workers=1, progress=False)
@@ -256,7 +256,7 @@ def test_killed_reproduce_leaves_an_interrupted_timing_record(monkeypatch, tmp_p
 
 def test_stale_gaze_temporaries_are_removed(tmp_path):
     from gazelib.gaze import cache
-    from tests.test_gaze_cache import TinyDataset
+    from tests.gaze.test_cache import TinyDataset
 
     directory = cache.ensure_maps(TinyDataset(1), "vam", workers=1, progress=False)
     stale = directory / ".part-abc.npz.tmp999999999"   # no such process

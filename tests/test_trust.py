@@ -23,7 +23,7 @@ from gazelib.core import targets, train
 from gazelib.runs import identity as runs
 from gazelib.runs import records as results
 from tests.test_safety import _Evil
-from tests.test_train_trainer import Disks, Tiny, rid, run, tiny_cfg
+from tests.core.test_train import Disks, Tiny, rid, run, tiny_cfg
 
 TINY = ["tiny", "--profile", "smoke", "--quiet", "--set", "image_size=16", "--set", "train_limit=None",
         "--set", "test_limit=None", "--set", "device=cpu", "--set", "iterations=6"]

@@ -42,7 +42,7 @@ case "${1:-}" in
   test)
     # jupytext, papermill, Sphinx, Chromium (and pydicom, nbformat) are not on the machine: those tests stay here
     GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --continue-on-collection-errors --ignore=tests/test_notebooks.py \
-      --ignore=tests/test_exercises.py --ignore=tests/test_book.py -k "not fetch" ;;
+      --ignore=tests/ops/test_exercises.py --ignore=tests/ops/test_book.py -k "not fetch" ;;
   bench)
     $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
   start)

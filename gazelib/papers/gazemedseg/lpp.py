@@ -38,7 +38,7 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
 def local_pixel_propagation_reference(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
     """The equations of ``local_pixel_propagation``, pixel by pixel and neighbour by neighbour: slow,
     differentiable by autograd, and the reference the fast version is tested against (values and
-    gradients, ``tests/test_models_modules.py``)."""
+    gradients, ``tests/papers/test_networks.py``)."""
     batch, channels, height, width = feat.shape
     r = kernel // 2
     images = []

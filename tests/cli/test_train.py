@@ -7,7 +7,7 @@ import pytest
 
 from gazelib.runs import records as results
 from gazelib.cli.train import add_commands
-from tests.test_train_trainer import Disks, Tiny
+from tests.core.test_train import Disks, Tiny
 
 
 @pytest.fixture

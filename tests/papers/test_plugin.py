@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "plugin_paper"
-REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_paper"
+REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import json, sys

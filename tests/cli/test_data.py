@@ -8,7 +8,7 @@ from PIL import Image
 from gazelib.cli import main
 from gazelib.data.fetch import checksums
 
-FIXTURE = Path(__file__).parent / "fixtures" / "gaze_two_images.csv"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gaze_two_images.csv"
 
 
 def test_check_gaze_ok(capsys):

@@ -13,7 +13,7 @@ import nbformat
 from gazelib.ops.book import WIDGET_VIEW, build, publish_lesson
 from gazelib.ops.book_check import SCREENSHOT_PAGE, check_site, chromium
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.py"))
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from gazelib.ops.exercises import LESSONS, _blank_out, run_checks, split_lesson, write_exercises
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 CELL = """def area(r):
     ### BEGIN SOLUTION

@@ -16,7 +16,7 @@ import pytest
 from gazelib.data.kvasir import read_mask
 from gazelib.ops.gpu import build_pack, table_runs, verify_pack
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from gazelib.report import differences
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_lesson_has_a_list_and_measured_records_exist():

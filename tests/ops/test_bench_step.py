@@ -1,8 +1,6 @@
 """The trainer's step is ``train.make_train_step`` (what the benchmark times), and it is one SGD step."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import torch
 
@@ -10,8 +8,7 @@ from gazelib.core import train
 from gazelib.core.device import cpu_has_native_bf16
 from gazelib.core.config import make_config
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_train_trainer import Disks, Tiny, tiny_cfg  # noqa: E402
+from tests.core.test_train import Disks, Tiny, tiny_cfg  # noqa: E402
 
 
 def test_train_runs_every_iteration_through_make_train_step(monkeypatch):

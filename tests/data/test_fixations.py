@@ -6,7 +6,7 @@ import pytest
 
 from gazelib.data.fixations import FixationError, check_coverage, fixation_statistics, read_fixations
 
-FIXTURE = Path(__file__).parent / "fixtures" / "gaze_two_images.csv"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gaze_two_images.csv"
 LINES = FIXTURE.read_text().splitlines()
 HEADER = LINES[0].split(",")
 

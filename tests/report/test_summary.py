@@ -10,7 +10,7 @@ from gazelib.runs import records as results
 from gazelib.report import stats
 
 from gazelib.report import summary
-from tests.test_runs_records import sound_record
+from tests.runs.test_records import sound_record
 
 IMAGES = [f"img{i}" for i in range(8)]
 BASE = np.array([0.50, 0.62, 0.41, 0.77, 0.58, 0.66, 0.35, 0.70])

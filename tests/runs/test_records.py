@@ -11,7 +11,7 @@ import pytest
 
 from gazelib.runs import records as results
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def sound_record(run_id: str = "m-kvasir-0123456789-d00000000-s0", *, method: str = "m", seed: int = 0,

@@ -11,7 +11,7 @@ import pytest
 
 from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth
 from gazelib.runs.records import encode_mask, write_record
-from tests.test_runs_records import sound_record
+from tests.runs.test_records import sound_record
 
 
 def _record(run_id: str, seed: int, history, masks) -> str:

@@ -13,9 +13,9 @@ import torch
 
 from gazelib.core import targets, verified
 from gazelib.gaze import cache
-from tests.test_gaze_cache import TinyDataset
+from tests.gaze.test_cache import TinyDataset
 from tests.test_safety import _Evil
-from tests.test_train_trainer import Disks, tiny_cfg
+from tests.core.test_train import Disks, tiny_cfg
 
 IDS = ["img00", "img01", "img02"]
 
