@@ -248,7 +248,7 @@ plt.show()
 # checkpoint (written by training, not committed): with records only, train afresh to see it.
 
 # %%
-from gazelib.report.lesson_figures import ta_outputs
+from gazelib.papers.gradtrack.figures import ta_outputs
 from gazelib.runs.identity import checkpoint_path
 
 full_design = component_runs[component_runs.label == "#4"].run_id

@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from gazelib.core import metrics
-
-from gazelib.runs import records as results
 from gazelib.core.config import Config, config_from_dict
 from gazelib.core.device import autocast, channels_last_enabled, resolve_device
+from gazelib.core.methods import get_method
 from gazelib.core.networks import build_model
-from gazelib.runs.identity import checkpoint_path, read_checkpoint, resolve, resolve_run_id, select_ids
 from gazelib.core.targets import build_tensors
+from gazelib.runs import records as results
+from gazelib.runs.identity import checkpoint_path, read_checkpoint, resolve, resolve_run_id, select_ids
 
 EVAL_BATCH = 32
 
@@ -72,7 +72,6 @@ def load_checkpoint(path: Path | str, *, method=None, device: str | None = None)
     if device is not None:
         cfg.device = device
     if method is None:
-        from gazelib.core.methods import get_method
         method = get_method(cfg.method)
     model = build_model(method, cfg, resolve_device(cfg))
     # a best_on_test run is scored with its chosen checkpoint, which the last checkpoint keeps

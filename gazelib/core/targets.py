@@ -79,7 +79,7 @@ def _target(name: str) -> Target:
     return TARGETS[name]
 
 
-def _resize(array: np.ndarray, size: int, binary: bool, antialias: bool = True) -> torch.Tensor:
+def resize(array: np.ndarray, size: int, binary: bool, antialias: bool = True) -> torch.Tensor:
     """(C, H, W) array -> (C, size, size) tensor; nearest for binary maps, bilinear otherwise
     (antialiased unless ``antialias=False``)."""
     x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
@@ -104,7 +104,7 @@ def normalise_image(image: torch.Tensor) -> torch.Tensor:
 def _image(dataset, image_id: str, size: int) -> torch.Tensor:
     image = np.asarray(dataset.image(image_id))
     chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
-    return normalise_image(_resize(chw, size, binary=False))
+    return normalise_image(resize(chw, size, binary=False))
 
 
 def _check_gaze(dataset, ids: list[str]) -> None:
@@ -118,20 +118,20 @@ def _check_gaze(dataset, ids: list[str]) -> None:
 def soft_maps(dataset, ids: list[str], cfg: Config, kind: str, floor: float) -> torch.Tensor:
     """(N, 1, S, S): the gaze map ``kind`` with values below ``floor`` set to 0, resized with antialiasing."""
     maps = gaze_maps(dataset, kind, ids, cfg=cfg)
-    return torch.stack([_resize(soft_vam(maps[i], floor=floor)[None], cfg.image_size, False) for i in ids])
+    return torch.stack([resize(soft_vam(maps[i], floor=floor)[None], cfg.image_size, False) for i in ids])
 
 
 def resized_maps(dataset, ids: list[str], cfg: Config, kind: str) -> dict[str, np.ndarray]:
     """``{id: (S, S) map}``: the soft gaze map ``kind`` resized bilinearly without antialiasing, to be
     thresholded afterwards (the GazeMedSeg authors' order)."""
     maps = gaze_maps(dataset, kind, ids, cfg=cfg)
-    return {i: _resize(maps[i][None], cfg.image_size, binary=False, antialias=False)[0].numpy() for i in ids}
+    return {i: resize(maps[i][None], cfg.image_size, binary=False, antialias=False)[0].numpy() for i in ids}
 
 
 register_target(Target("image", lambda dataset, ids, cfg: torch.stack([_image(dataset, i, cfg.image_size) for i in ids]),
                        gaze=False, channels=lambda cfg: in_channels(cfg)))
 register_target(Target("mask", lambda dataset, ids, cfg: torch.stack(
-    [_resize(np.asarray(dataset.mask(i))[None], cfg.image_size, binary=True) for i in ids]), gaze=False, binary=True))
+    [resize(np.asarray(dataset.mask(i))[None], cfg.image_size, binary=True) for i in ids]), gaze=False, binary=True))
 
 
 def ids_hash(ids: list[str]) -> str:

@@ -24,7 +24,8 @@ from gazelib.core import files
 from gazelib.core.config import config_from_dict
 from gazelib.core.paths import use_results
 from gazelib.core.train import train
-from gazelib.runs.records import read_record, record_files
+from gazelib.runs.identity import checkpoint_path
+from gazelib.runs.records import read_record, record_files, record_path
 
 LEDGER = "rerun.json"
 
@@ -68,8 +69,6 @@ def _ledger(into: Path) -> dict:
 
 def _refuse_untrained(originals: list, into: Path, started: list[str]) -> None:
     """Refuse records or checkpoints of ``originals`` in ``into`` that no rerun there trained."""
-    from gazelib.runs.identity import checkpoint_path
-    from gazelib.runs.records import record_path
 
     for old in originals:
         for found in (record_path(old.run_id, into), checkpoint_path(old.run_id)):

@@ -22,8 +22,13 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-from gazelib.report.differences import DIFFERENCES
+import nbformat
+import papermill
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
 from gazelib.core.paths import REPO_ROOT, figures_root, results_root
+from gazelib.report.differences import DIFFERENCES
+from gazelib.report.readme import README_END, README_START
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
 README = REPO_ROOT / "README.md"
@@ -46,7 +51,6 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
     if not missing:
         print(f"lessons: executed notebooks from {reports} ({profile})")
         return list(found.values())
-    import papermill
 
     executed = out / "executed"
     executed.mkdir(parents=True, exist_ok=True)
@@ -73,8 +77,6 @@ def publish_lesson(executed: Path, target: Path) -> None:
     """Copy an executed lesson into the book. A lesson that stopped on an error is not published;
     progress-bar widgets are dropped (a static page has no kernel to draw them, and their text form
     is only the widget's repr); text progress bars keep their last state, as Jupyter shows them."""
-    import nbformat
-    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     notebook = nbformat.read(executed, as_version=4)
     for number, cell in enumerate(notebook.cells):
@@ -97,7 +99,6 @@ def readme_intro() -> str:
 
 def readme_results() -> str:
     """The README's generated results block (between its markers)."""
-    from gazelib.report.readme import README_END, README_START
 
     text = README.read_text()
     return text[text.index(README_START) + len(README_START): text.index(README_END)].strip()

@@ -12,8 +12,14 @@ import os
 import time
 from pathlib import Path
 
+import papermill
+
+from gazelib.core import files
+from gazelib.core.config import Config
+from gazelib.core.device import device_name, resolve_device
 from gazelib.core.paths import REPO_ROOT, data_root, results_root
 from gazelib.runs.provenance import git_state
+from gazelib.runs.records import read_record
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEFAULT_SEEDS = {"paper": [0, 1, 2], "laptop": [0, 1, 2], "quick": [0], "smoke": [0]}
@@ -42,7 +48,6 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
 
     A timing record is written once the first lesson has started (and after each one): a command
     refused before that (an unknown lesson, no records) leaves none."""
-    import papermill
 
     lessons = notebooks(only)
     if not train and not any((results_root() / "runs").glob("*.json")):
@@ -100,8 +105,6 @@ def runs_written_since(started: float) -> int:
 
 def _device(device: str) -> dict:
     """The device the runs of ``device`` ("auto", "cpu", "cuda") land on: its type and name."""
-    from gazelib.core.config import Config
-    from gazelib.core.device import device_name, resolve_device
 
     resolved = resolve_device(Config(device=device))
     return {"device_type": resolved.type, "device_name": device_name(resolved)}
@@ -111,7 +114,6 @@ def _write_timing(timing: dict) -> Path:
     """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
     less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``, and its table
     beside it (``.md``)."""
-    from gazelib.core import files
 
     timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
@@ -134,7 +136,6 @@ def _write_timing(timing: dict) -> Path:
 def profile_with_records(root: Path | None = None) -> str:
     """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile);
     every record is read (``records.read_record``), so an unsound one is named before any lesson runs."""
-    from gazelib.runs.records import read_record
 
     counts: dict[str, int] = {}
     for path in ((root or results_root()) / "runs").glob("*.json"):

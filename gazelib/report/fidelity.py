@@ -15,29 +15,20 @@ import argparse
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
+from gazelib.core import files
+from gazelib.core.metrics import dice
+from gazelib.core.paths import results_root
+from gazelib.core.targets import resize
+from gazelib.data.datasets import load_dataset
+from gazelib.gaze.cache import default_params, gaze_maps
 from gazelib.papers.gazemedseg.pseudo_masks import levels_for, pseudo_masks
-
-
-def _resize(array: np.ndarray, size: int, mode: str, antialias: bool = False) -> np.ndarray:
-    x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None]
-    if mode == "nearest-exact":
-        return F.interpolate(x, size=(size, size), mode=mode)[0].numpy()
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias)[0].numpy()
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
 
 def compare(dataset, ids: list[str], size: int) -> pd.DataFrame:
     """One row per image: for each level, agreement of the two pseudo-mask orders and their Dice to
     the ground truth; for the track maps, the share of non-zero pixels the resize leaves at or below
     tau and the share of pixels whose inside/outside of the field of view changes."""
-    from gazelib.gaze.cache import default_params, gaze_maps
 
     levels = levels_for(dataset.name, 2)
     crf = gaze_maps(dataset, "crf", ids=ids, workers=1)
@@ -47,15 +38,15 @@ def compare(dataset, ids: list[str], size: int) -> pd.DataFrame:
     grid_tracks = gaze_maps(dataset, "track", ids=ids, workers=1, size=size)
     rows = []
     for image_id in ids:
-        truth = _resize(np.asarray(dataset.mask(image_id), dtype=np.float32)[None], size, "nearest-exact")[0] > 0.5
-        before = _resize(pseudo_masks(crf[image_id], levels).astype(np.float32), size, "nearest-exact") > 0.5
-        after = pseudo_masks(_resize(crf[image_id][None], size, "bilinear")[0], levels)
+        truth = resize(np.asarray(dataset.mask(image_id))[None], size, binary=True)[0].numpy() > 0
+        before = resize(pseudo_masks(crf[image_id], levels), size, binary=True).numpy() > 0
+        after = pseudo_masks(resize(crf[image_id][None], size, binary=False, antialias=False)[0].numpy(), levels)
         row = {"id": image_id}
         for k, level in enumerate(levels):
             row[f"level {level:g}: pixels changed (%)"] = 100 * float((before[k] != after[k]).mean())
-            row[f"level {level:g}: Dice to GT, threshold first"] = _dice(before[k], truth)
-            row[f"level {level:g}: Dice to GT, resize first"] = _dice(after[k], truth)
-        resized = _resize(image_size_tracks[image_id], size, "bilinear", antialias=True)
+            row[f"level {level:g}: Dice to GT, threshold first"] = dice(before[k], truth)
+            row[f"level {level:g}: Dice to GT, resize first"] = dice(after[k], truth)
+        resized = resize(image_size_tracks[image_id], size, binary=False).numpy()
         on_grid = grid_tracks[image_id]
         nonzero = resized > 0
         row["track: resized non-zero pixels <= tau (%)"] = 100 * float((nonzero & (resized <= tau)).sum() / max(nonzero.sum(), 1))
@@ -67,9 +58,6 @@ def compare(dataset, ids: list[str], size: int) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    from gazelib.data.datasets import load_dataset
-    from gazelib.core.paths import results_root
-    from gazelib.core import files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="kvasir")

@@ -9,11 +9,9 @@ import pandas as pd
 import torch
 
 from gazelib.core.config import make_config, preset_for
-from gazelib.core.evaluate import load_checkpoint
 from gazelib.core.methods import get_method
 from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD, build_tensors
 from gazelib.data.datasets import load_dataset
-from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
 from gazelib.report.plots import MAP_CMAP, show_mask
 from gazelib.runs.records import qualitative_masks, read_record
 
@@ -31,7 +29,7 @@ def training_batch(method: str, dataset: str, profile: str, n: int = 4, seed: in
     return build_tensors(ds, ids, cfg, ("image", *get_method(method).targets))
 
 
-def _displayable(image: torch.Tensor) -> np.ndarray:
+def displayable(image: torch.Tensor) -> np.ndarray:
     """Undo ``targets.normalise_image`` far enough to draw the network input."""
     if image.shape[0] == 3:
         mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
@@ -47,7 +45,7 @@ def show_batch(batch: dict[str, torch.Tensor], channel_names: dict[str, list[str
     fig, axes = plt.subplots(n, 1 + len(columns), figsize=(2.3 * (1 + len(columns)) + 0.6, 2.3 * n), squeeze=False,
                              layout="constrained")
     for row in range(n):
-        axes[row, 0].imshow(_displayable(batch["image"][row]), cmap="gray")
+        axes[row, 0].imshow(displayable(batch["image"][row]), cmap="gray")
         axes[row, 0].set_title("input" if row == 0 else None)
         for col, (name, c) in enumerate(columns, start=1):
             shown = axes[row, col].imshow(batch[name][row, c].float().numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
@@ -99,36 +97,4 @@ def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.
         for col, (label, masks) in enumerate(predictions.items(), start=1):
             show_mask(axes[row, col], image, masks[image_id], label if row == 0 else None)
     fig.tight_layout()
-    return fig
-
-
-def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
-    """A trained GradTrack network on test images: each TA module's foreground prediction P_fg beside
-    the track map it is taught by (first TA: G^50%, second: G^75%), and the final foreground
-    probability beside G^100%. ``checkpoint``: the run's ``last.pt``."""
-
-    model, _, cfg = load_checkpoint(checkpoint, device="cpu")
-    ids = dataset.split()["test"][:n_images]
-    tensors = build_tensors(dataset, ids, cfg, ("image", "track"))
-    model.eval()
-    with torch.no_grad():
-        out = model(tensors["image"].to(next(model.parameters()).device))
-    predictions = [*(ta.softmax(dim=1)[:, 1] for ta in out["ta"]), out["logits"].softmax(dim=1)[:, 1]]
-    titles = [f"TA {k + 1}: $P_{{fg}}$" for k in range(len(out["ta"]))] + ["final: $P_{fg}$"]
-    ratios = [TRACK_RATIOS[k % 2] for k in range(len(out["ta"]))] + [1.0]
-    fig, axes = plt.subplots(len(ids), 1 + 2 * len(predictions), figsize=(2.2 * (1 + 2 * len(predictions)) + 0.6,
-                                                                           2.3 * len(ids)), squeeze=False, layout="constrained")
-    for row in range(len(ids)):
-        axes[row, 0].imshow(_displayable(tensors["image"][row]), cmap="gray")
-        for k, (prediction, ratio, title) in enumerate(zip(predictions, ratios, titles)):
-            track = tensors["track"][row, TRACK_RATIOS.index(ratio)]
-            axes[row, 1 + 2 * k].imshow(track.numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
-            shown = axes[row, 2 + 2 * k].imshow(prediction[row].float().cpu().numpy(), cmap=MAP_CMAP, vmin=0, vmax=1)
-            if row == 0:
-                axes[row, 1 + 2 * k].set_title(f"$G^{{{ratio:.0%}}}$".replace("%", r"\%"))
-                axes[row, 2 + 2 * k].set_title(title)
-    axes[0, 0].set_title("input")
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.8, label="track map value / probability")
     return fig

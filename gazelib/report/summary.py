@@ -25,15 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 
 from gazelib.report import stats
+from gazelib.runs.records import read_record
 
 OPTIMISTIC = " [best on test: optimistic]"
 
 
 def per_image(runs: pd.DataFrame, group: str = "label", metric: str = "dice") -> dict[str, pd.Series]:
     """Seed-averaged per-image ``metric`` of every row, read from the run records (``runs.record``)."""
-    from gazelib.runs.records import read_record
 
     out = {}
     for row, members in runs.groupby(group, sort=False):
@@ -142,6 +143,5 @@ def verdict_sentences(verdicts: pd.DataFrame) -> str:
 
 def show_verdicts(verdicts: pd.DataFrame) -> None:
     """Display ``verdict_sentences`` in a notebook."""
-    from IPython.display import Markdown, display
 
     display(Markdown(verdict_sentences(verdicts)))

@@ -37,7 +37,14 @@ import pandas as pd
 import torch
 
 from gazelib.core import metrics
+from gazelib.core.evaluate import evaluate, load_checkpoint, predict_logits
 from gazelib.core.paths import REPO_ROOT, results_root
+from gazelib.core.targets import build_tensors
+from gazelib.data.datasets import load_dataset
+from gazelib.papers.table1 import TABLE1
+from gazelib.report.stats import format_p, paired_test
+from gazelib.runs.identity import checkpoint_path, select_ids
+from gazelib.runs.records import write_table
 
 THRESHOLDS = (0.5, 0.4, 0.3)
 #: Where ``main`` writes its table by default (``results/<FOLDER>/tables/<TABLE>.csv``), and that table
@@ -92,11 +99,6 @@ class ThresholdAt:
 def measure(run_id: str) -> dict[str, float | str]:
     """``fit_to_target`` on the training images of a finished run (its last checkpoint), then its
     test Dice at 0.5 and at ``fitted_threshold``."""
-    from gazelib.data.datasets import load_dataset
-    from gazelib.core.evaluate import evaluate, load_checkpoint, predict_logits
-    from gazelib.runs.identity import checkpoint_path, select_ids
-    from gazelib.report.stats import format_p, paired_test
-    from gazelib.core.targets import build_tensors
 
     model, method, cfg = load_checkpoint(checkpoint_path(run_id), device="cpu")
     (target_name,) = method.targets
@@ -133,7 +135,6 @@ def committed_for(runs: pd.DataFrame) -> pd.DataFrame | None:
 def fitted_threshold_note(table: pd.DataFrame) -> str:
     """A paragraph from a ``measure`` table: each method's test Dice at 0.5 and at its fitted threshold
     (mean ± std over the table's runs), with the thresholds and the per-run p-values."""
-    from gazelib.papers.table1 import TABLE1
 
     labels = {exp.method: exp.label for exp in TABLE1}
     parts = []
@@ -150,7 +151,6 @@ def fitted_threshold_note(table: pd.DataFrame) -> str:
 
 
 def main(argv=None) -> None:
-    from gazelib.runs.records import write_table
 
     parser = argparse.ArgumentParser(prog="python -m gazelib.papers.baselines.soft_labels", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="run ids of finished vam / vam_crf runs (their checkpoints must exist)")
