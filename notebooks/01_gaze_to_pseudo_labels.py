@@ -55,7 +55,7 @@ from gazelib.papers.gradtrack.paper import UNDER_ACTIVATION
 from gazelib.papers.selective_attention.gaze_target import san_target
 from gazelib.papers.gradtrack.track_maps import track_map
 from gazelib.gaze.cache import default_params
-from gazelib.report.gaze_quality import quality, write_quality
+from gazelib.papers.gaze_quality import quality, write_quality
 from gazelib.core.paths import results_root
 from gazelib.report.plots import dice_per_threshold, draw_scanpath, save_figure, show_image, show_map, show_mask
 

@@ -45,7 +45,7 @@ from gazelib.data.datasets import load_dataset
 from gazelib.report.differences import show_differences
 from gazelib.experiments.grids import run_grid
 from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons, table1_layout
-from gazelib.report.readme import README_PROFILE, update_readme
+from gazelib.ops.readme import README_PROFILE, update_readme
 from gazelib.report.plots import label_points, save_figure, show_image, show_map, show_mask
 from gazelib.runs.records import qualitative_masks, readable, write_table
 from gazelib.gaze.cache import gaze_maps

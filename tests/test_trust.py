@@ -259,7 +259,7 @@ def test_a_figure_saved_again_is_the_same_bytes():
 
 
 def test_quality_files_are_rewritten_only_when_the_numbers_change(tmp_path):
-    from gazelib.report.gaze_quality import write_quality
+    from gazelib.papers.gaze_quality import write_quality
 
     table = pd.DataFrame({"heatmap>0.5 dice": [0.5, 0.7]}, index=pd.Index(["a", "b"], name="id"))
     provenance = {"dataset": "kvasir", "n_images": 2, "params": {"vam": {"sigma": 1}}, "git_revision": "aaa",

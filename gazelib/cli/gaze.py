@@ -52,7 +52,7 @@ def _cache(args) -> int:
 
 def _quality(args) -> int:
     from gazelib.data.datasets import open_dataset
-    from gazelib.report.gaze_quality import quality, write_quality
+    from gazelib.papers.gaze_quality import quality, write_quality
     from gazelib.core.paths import results_root
 
     dataset = open_dataset(args.dataset, args.root)
@@ -64,7 +64,7 @@ def _quality(args) -> int:
 
 
 def _compare(args) -> int:
-    from gazelib.report.gaze_quality import compare
+    from gazelib.papers.gaze_quality import compare
     from gazelib.core.paths import results_root
 
     print(compare(args.out or results_root() / "quality", args.a, args.b))

@@ -51,6 +51,8 @@ def register_fields(owner: str, *fields: Field) -> None:
         FIELDS[f.name] = Field(**{**f.__dict__, "owner": owner})
 
 
+#: The backbones' paper widths: GazeMedSeg's BasicUNet; nnU-Net's plan for 224x224 2D (32..512, capped).
+PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
 UNBOUNDED_POSITIVE = (1, None, True, None)
 CORE_FIELDS = (
     # --- what is trained on what -------------------------------------------------------------
@@ -63,8 +65,8 @@ CORE_FIELDS = (
     Field("test_limit", int | None, None, range=UNBOUNDED_POSITIVE),   # cap on test images (CPU profiles)
     Field("image_size", int, 224),
     # --- network -------------------------------------------------------------------------------
-    Field("backbone", str, "unet", choices=("unet", "nnunet")),   # GazeMedSeg's BasicUNet-like | nnU-Net-style
-    Field("features", tuple[int, ...] | None, None),   # None: the backbone's paper widths (networks.PAPER_FEATURES)
+    Field("backbone", str, "unet", choices=tuple(PAPER_FEATURES)),   # GazeMedSeg's BasicUNet-like | nnU-Net-style
+    Field("features", tuple[int, ...] | None, None),   # None: the backbone's paper widths (PAPER_FEATURES)
     # --- optimisation (GazeMedSeg authors' defaults) ---------------------------------------------
     Field("iterations", int, 15000, range=UNBOUNDED_POSITIVE),
     Field("batch_size", int, 8, range=UNBOUNDED_POSITIVE),
@@ -350,8 +352,6 @@ def validate(cfg: Config) -> Config:
             raise ValueError(f"config key {name} must be {problem}; got {value}")
     if cfg.min_lr > cfg.lr:
         raise ValueError(f"config key min_lr must be <= lr ({cfg.lr}); got {cfg.min_lr}")
-    # lazy: the networks import torch, which the command line need not load to read the config
-    from gazelib.core.networks import PAPER_FEATURES
     features = PAPER_FEATURES[cfg.backbone] if cfg.features is None else cfg.features
     if not features or any(f < 1 for f in features):
         raise ValueError(f"config key features must be positive widths; got {cfg.features}")

@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from gazelib.core.config import PAPER_FEATURES
 from gazelib.core.device import channels_last_enabled
 
 Hook = Callable[[int, torch.Tensor], torch.Tensor] | None
@@ -201,8 +202,6 @@ class NNUNet(SegNet):
 BACKBONES = {"unet": BasicUNet, "nnunet": NNUNet}
 
 
-#: The papers' widths: GazeMedSeg's BasicUNet; nnU-Net's plan for 224x224 2D (32..512, capped).
-PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
 
 
 def resolved_features(cfg) -> tuple[int, ...]:

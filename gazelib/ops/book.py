@@ -28,7 +28,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from gazelib.core.paths import REPO_ROOT, figures_root, results_root
 from gazelib.report.differences import DIFFERENCES
-from gazelib.report.readme import README_END, README_START
+from gazelib.ops.readme import README_END, README_START
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
 README = REPO_ROOT / "README.md"

@@ -7,7 +7,7 @@ import pytest
 from gazelib.core.config import preset_for
 from gazelib.experiments import grids as experiments
 from gazelib.papers import table1
-from gazelib.report import readme
+from gazelib.ops import readme
 from gazelib.papers.gazemedseg import experiments as gazemedseg_experiments
 from gazelib.papers.gradtrack import experiments as gradtrack_experiments
 from gazelib.papers.selective_attention import experiments as san_experiments

@@ -8,7 +8,7 @@ import pytest
 
 from gazelib.cli import gaze as commands
 from gazelib.data.nci_isbi import NciIsbiLabels
-from gazelib.report.gaze_quality import binary_scores, image_quality, quality_summary
+from gazelib.papers.gaze_quality import binary_scores, image_quality, quality_summary
 
 
 def test_binary_scores_by_hand():
@@ -62,7 +62,7 @@ def test_cli_registers_gaze_cache_and_quality():
 def test_compare_flags_mean_differences_against_the_tolerance(tmp_path):
     import pandas as pd
 
-    from gazelib.report.gaze_quality import compare
+    from gazelib.papers.gaze_quality import compare
 
     pd.DataFrame({"id": ["a", "b"], "crf>0.5 dice": [0.8, 0.6]}).to_csv(tmp_path / "x_per_image.csv", index=False)
     pd.DataFrame({"id": ["b", "a"], "crf>0.5 dice": [0.6, 0.808]}).to_csv(tmp_path / "y.5_per_image.csv", index=False)

@@ -85,7 +85,7 @@ def quality(dataset, workers: int | None = None, progress: bool = True, crf_para
     provenance = {"dataset": dataset.name, "n_images": len(table), "params": resolved, "levels": list(levels),
                   "under_activation": UNDER_ACTIVATION, "git_revision": _git_revision(),
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "map_seconds_incl_cache_reads": timings,
-                  "made_by": "gazelib.report.gaze_quality.quality"}
+                  "made_by": "gazelib.papers.gaze_quality.quality"}
     return table, provenance
 
 
