@@ -58,7 +58,6 @@ def compare(dataset, ids: list[str], size: int) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="kvasir")
     parser.add_argument("--images", type=int, default=20, help="first N training images of the split")
