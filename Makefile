@@ -16,7 +16,7 @@ export GAZELIB_MIRROR
 .PHONY: help setup test data lab
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed  ## create .venv with pip and install gazelib with every extra
 
@@ -30,6 +30,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: setup browser  ## THE test command: install what is needed, then run every test (notebooks under the smoke profile)
 	$(BIN)/python -m pytest
+
+.PHONY: flake-check
+flake-check: setup  ## every lesson check cell 300x and the unit tests 5x, seeds and 1/2 threads varied (~20 min; results/flakes/)
+	$(BIN)/python tools/flake_check.py
 
 data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into GAZELIB_DATA (default ./data), from the mirror if set
 	$(BIN)/gazelib data fetch

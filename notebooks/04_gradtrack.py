@@ -130,7 +130,10 @@ plt.show()
 # The stop-gradient is checked too: $\hat F^h$ must carry no gradient back into the TA head.
 
 # %% tags=["check"]
-torch.manual_seed(0)
+# Both run the same float32 operations in the same order and agree to the bit (measured: 0 difference
+# for 300 seeds, on 1 and 2 threads); assert_close's float32 tolerance is headroom. (The library's
+# gtmg_loss computes in float32 whatever its input, so float64 is not an option here.)
+torch.manual_seed(0)   # the TA module's initial weights
 features = F.avg_pool2d(batch["image"], 4).requires_grad_()
 library_ta, readable_ta = TrackAttention(features.shape[1]), ReadableTrackAttention(features.shape[1])
 with torch.no_grad():
