@@ -14,6 +14,7 @@ modification time) is only decoded again.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from collections.abc import Callable
@@ -41,7 +42,7 @@ def write(path: Path | str, payload: bytes) -> Path:
     return files.write_bytes(path, HEADER + _digest(payload) + b"\n" + payload)
 
 
-def read(path: Path | str, decode: Callable[[bytes], T]) -> T | None:
+def read(path: Path | str, decode: Callable[[memoryview], T]) -> T | None:
     """``decode(payload)`` of the verified file ``path``, or None (the file removed, a ``CacheWarning``
     given) when it carries no digest, does not match it, or ``decode`` fails on it."""
     path = Path(path)
@@ -60,7 +61,7 @@ def read(path: Path | str, decode: Callable[[bytes], T]) -> T | None:
             return _discard(path, "does not match the digest written with it (changed since)")
         _VERIFIED.add(key)
     try:
-        return decode(bytes(payload))
+        return decode(payload)
     except Exception as error:   # any failure to decode means the same: the file cannot be used, rebuild it
         _VERIFIED.discard(key)
         detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -75,11 +76,9 @@ def _discard(path: Path, why: str) -> None:
 
 def read_tensor(path: Path | str, count: int, size: int):
     """The tensor cached at ``path`` (``read``): a ``(count, C, size, size)`` tensor, else None."""
-    import io
-
     import torch
 
-    def decode(payload: bytes):
+    def decode(payload: memoryview):
         tensor = torch.load(io.BytesIO(payload), weights_only=True)
         if not isinstance(tensor, torch.Tensor) or tensor.ndim != 4 or tensor.shape[0] != count \
                 or tuple(tensor.shape[-2:]) != (size, size):

@@ -9,9 +9,10 @@ the resolved parameters and the source of the modules that compute the maps (edi
 recomputes). Each part holds the maps of a chunk of ids and is written to a temporary name and
 renamed, so a part is either complete or invisible; stray temporaries (of a killed run) are removed
 by the next run. A part carries the digest of its content (``core.verified``): a damaged or replaced
-part is removed, with a warning naming it, and its maps computed again. A map is stored under ``<id>@<content key>``: the key hashes the image's fixation
-rows (and for crf its image file), so edited data is recomputed, never served stale. Asking for
-ids not yet stored computes only those. Worker processes die with their parent (``_init_worker``).
+part is removed, with a warning naming it, and its maps computed again. A map is stored under
+``<id>@<content key>``: the key hashes the image's fixation rows (and for crf its image file), so
+edited data is recomputed, never served stale. Asking for ids not yet stored computes only those.
+Worker processes die with their parent (``_init_worker``).
 
 Precision: maps lie in [0, 1] and are stored as uint16 fixed point ``round(v * 65535)``
 (error <= 7.7e-6, exact 0 and 1; half the size of float32 and 30x finer than float16 near 0.5;

@@ -177,8 +177,8 @@ def _problems(data: dict) -> typing.Iterator[str]:
             return
     for image, code in data.get("qualitative", {}).items():
         shape, counts = (code.get("shape"), code.get("counts")) if isinstance(code, dict) else (None, None)
-        if not (isinstance(shape, list) and isinstance(counts, list) and all(_is(n, int) and n >= 0 for n in shape + counts)
-                and sum(counts) == math.prod(shape)):
+        if not (isinstance(shape, list) and isinstance(counts, list)
+                and all(_is(n, int) and n >= 0 for n in shape + counts) and sum(counts) == math.prod(shape)):
             yield f"qualitative[{image!r}] is no run-length mask (shape, counts adding up to its pixels)"
             return
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.get("code", {}).items()):
