@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gazelib.core import files
 from gazelib.papers.table1 import paper_values
 from gazelib.report.stats import format_p
 from gazelib.report.summary import verdict_sentences
@@ -60,4 +61,4 @@ def update_readme(table1: pd.DataFrame, dataset: str, profile: str, figure: str,
              + "".join(f"\n\n{note}" for note in notes)
              + f"\n\n![Measured against the paper ({profile})]({figure})\n{README_END}")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    README.write_text(text[:start] + block + text[end:])
+    files.write_text(README, text[:start] + block + text[end:])
