@@ -51,7 +51,7 @@ from gazelib.experiments.grids import run_grid
 from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons
 from gazelib.core.config import preset_for
 from gazelib.core.methods import get_method
-from gazelib.runs.records import readable, write_table
+from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 

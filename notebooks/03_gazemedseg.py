@@ -49,7 +49,7 @@ from gazelib.experiments.grids import against_default, run_grids
 from gazelib.papers.gazemedseg import experiments as gazemedseg_experiments
 from gazelib.papers.gazemedseg.loss import consistency_loss
 from gazelib.papers.gazemedseg.lpp import local_pixel_propagation
-from gazelib.runs.records import readable, write_table
+from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 

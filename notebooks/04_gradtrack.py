@@ -50,7 +50,7 @@ from gazelib.papers.table1 import paper_dice
 from gazelib.papers.gradtrack import experiments as gradtrack_experiments
 from gazelib.papers.gradtrack.loss import gtmg_loss
 from gazelib.papers.gradtrack.track_attention import TrackAttention
-from gazelib.runs.records import readable, write_table
+from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 

@@ -53,7 +53,7 @@ from gazelib.papers.selective_attention import experiments as san_experiments
 from gazelib.core.losses import dice_loss
 from gazelib.papers.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.core.networks import BasicUNet
-from gazelib.runs.records import readable, write_table
+from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import MAP_CMAP, add_colorbar, save_figure
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 

@@ -47,7 +47,8 @@ from gazelib.experiments.grids import run_grid
 from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons, table1_layout
 from gazelib.ops.readme import README_PROFILE, update_readme
 from gazelib.report.plots import label_points, save_figure, show_image, show_map, show_mask
-from gazelib.runs.records import qualitative_masks, readable, write_table
+from gazelib.report.tables import readable, write_table
+from gazelib.runs.records import qualitative_masks
 from gazelib.gaze.cache import gaze_maps
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 

@@ -9,20 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gazelib.core import evaluate
-
-from gazelib.runs import records as results
-
-from gazelib.runs import identity as runs
-
-from gazelib.report import summary
-
-from gazelib.core import targets
-
-from gazelib.core import train
-from gazelib.core import methods
+from gazelib.core import evaluate, methods, targets, train
 from gazelib.core.config import make_config
 from gazelib.core.methods import Method
+from gazelib.report import summary, tables
+from gazelib.runs import identity as runs
+from gazelib.runs import records as results
 
 
 class Disks:
@@ -148,7 +140,7 @@ def test_records_to_table_over_two_seeds(tmp_path):
     assert tab.loc[0, "seeds"] == 2
     assert tab.loc[0, "dice_mean"] == pytest.approx(np.mean(dice))
     assert tab.loc[0, "dice_std"] == pytest.approx(np.std(dice, ddof=1))
-    csv, md = results.write_table(tab[["method", "seeds", "dice_mean"]], "tiny")
+    csv, md = tables.write_table(tab[["method", "seeds", "dice_mean"]], "tiny")
     assert csv.read_text().startswith("method,seeds,dice_mean")
     assert md.read_text().splitlines()[2].startswith(f"| tiny | 2 | {np.mean(dice):.1f} |")   # one decimal
     with pytest.raises(ValueError, match="unknown filter 'nope'"):

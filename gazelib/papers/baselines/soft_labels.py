@@ -43,8 +43,8 @@ from gazelib.core.targets import build_tensors
 from gazelib.data.datasets import load_dataset
 from gazelib.papers.table1 import TABLE1
 from gazelib.report.stats import format_p, paired_test
+from gazelib.report.tables import write_table
 from gazelib.runs.identity import checkpoint_path, select_ids
-from gazelib.runs.records import write_table
 
 THRESHOLDS = (0.5, 0.4, 0.3)
 #: Where ``main`` writes its table by default (``results/<FOLDER>/tables/<TABLE>.csv``), and that table
