@@ -27,7 +27,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import submitit
 from tqdm.auto import tqdm
 
 import gazelib.papers  # noqa: F401  (a worker process trains any paper's method)
@@ -55,7 +54,6 @@ def check(spec: str) -> str:
 def train_config(values: dict, retrain: bool = False) -> str:
     """Train the run of a config dict (``cfg.to_dict()``); the record path. What every
     worker process and cluster job executes."""
-
     return str(train(config_from_dict(values), progress=False, retrain=retrain))
 
 
@@ -138,7 +136,7 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 def _submitit(jobs, local: bool, retrain) -> dict[str, str]:
     """One job per run; blocks until every job has ended."""
-
+    import submitit   # the optional `cluster` extra: imported only where a cluster engine is chosen
 
     folder = results_root() / "submitit"
     if local:

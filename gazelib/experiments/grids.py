@@ -53,7 +53,6 @@ def grid_overrides(profile: str) -> tuple[str, ...]:
 
 def experiment_key(exp: Experiment, dataset: str, preset: str) -> str:
     """The run identity (``runs.config_key``, seed aside) of ``exp`` under ``preset``."""
-
     return config_key(make_config(exp.method, dataset, preset, list(exp.overrides)))
 
 
@@ -72,7 +71,6 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     train_fraction, selection (how the scored checkpoint was chosen) and the record path.
     ``report=False`` leaves out the line saying how many runs were loaded and trained.
     """
-
     engine = engines.check(engine or engines.default_engine())
     if retrain is None:
         retrain = os.environ.get("GAZELIB_RETRAIN") == "1"

@@ -69,7 +69,6 @@ def _ledger(into: Path) -> dict:
 
 def _refuse_untrained(originals: list, into: Path, started: list[str]) -> None:
     """Refuse records or checkpoints of ``originals`` in ``into`` that no rerun there trained."""
-
     for old in originals:
         for found in (record_path(old.run_id, into), checkpoint_path(old.run_id)):
             if found.exists() and old.run_id not in started:
@@ -80,7 +79,6 @@ def _refuse_untrained(originals: list, into: Path, started: list[str]) -> None:
 def rerun(originals: list, into: Path, progress: bool = True) -> list[dict]:
     """Train each record's config into ``into`` (resuming what a rerun started there) and compare with
     the record; the comparisons are also written to ``into/rerun.json`` as they come."""
-
     use_results(into)
     ledger = _ledger(into)
     _refuse_untrained(originals, into, ledger["started"])

@@ -101,7 +101,6 @@ def _peak_rss_mb() -> float:
 
 class _Memory:
     """Peak memory of a block: CUDA allocator peak, or growth of the CPU process's peak RSS (module doc)."""
-
     def __init__(self, device):
         self.device = device
 
@@ -123,7 +122,6 @@ class _Memory:
 
 def synthetic_data(names, cfg, count: int, device, seed: int = 0) -> dict:
     """``{name: (count, C, S, S)}`` random tensors on ``device`` with ``build_tensors``' dtypes."""
-
     g = torch.Generator().manual_seed(seed)
     size = cfg.image_size
     data = {"image": torch.randn(count, in_channels(cfg), size, size, generator=g)}
@@ -149,7 +147,6 @@ def _timed(run_once, steps: int, warmup: int, device) -> list[float]:
 
 def _setup(method, cfg, device, fast: bool = True):
     """Model, optimiser and the trainer's step for ``cfg`` (``fast=False``: torch's default SGD)."""
-
     model = build_model(method, cfg, device)
     # the reference path builds torch's SGD as the authors' script does, whatever the device
     optimiser = (train.make_optimiser(model, cfg, device) if fast else
@@ -166,7 +163,6 @@ def _setup(method, cfg, device, fast: bool = True):
 def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval_images: int,
                  overrides: dict | None = None) -> dict:
     """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
-
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
                       {**entry_overrides, **(overrides or {}), "device": device.type})
@@ -203,7 +199,6 @@ class ReferenceDataset:
     them to ``size`` (PIL bilinear / nearest), normalises the image with ImageNet statistics, flips
     left-right and up-down with probability 1/2 each (numpy RNG), and returns tensors.
     """
-
     def __init__(self, images: list[np.ndarray], masks: list[np.ndarray], size: int):
         self.images, self.masks, self.size = images, masks, size
 
@@ -227,7 +222,6 @@ class ReferenceDataset:
 
 def bench_reference(profile: str, device, steps: int, warmup: int, workers: int | None = None) -> dict:
     """Reference-path step time and images/s of GazeMedSeg (module doc), data loading included."""
-
     name, entry_overrides = ENTRIES[REFERENCE_ENTRY]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
                       {**entry_overrides, "amp": False, "channels_last": False, "compile": False, "device": device.type})
@@ -265,7 +259,6 @@ def bench_reference(profile: str, device, steps: int, warmup: int, workers: int 
 
 def bench_gaze(dataset_name: str = "kvasir", workers: int | None = None) -> dict:
     """Seconds to compute every vam, crf and track map of ``dataset_name`` into a fresh temporary cache."""
-
     root = data_root()
     if not (root / "kvasir-seg").is_dir() and mirror_root() is not None:
         root = mirror_root()
@@ -298,7 +291,6 @@ def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1,
     and plain fp32 (``PLAIN``) for each seed through ``train.train``; mean test Dice and training
     images/s of each run, and the mean and std over seeds. The two must agree within seed noise.
     ``dataset``: a data-set object instead of ``load_dataset("kvasir")`` (tests)."""
-
     out = {"method": method, "preset": preset, "overrides": overrides or {}, "runs": []}
     for path_name, extra in (("fast", {}), ("plain", PLAIN)):
         for seed in seeds:
@@ -328,7 +320,6 @@ def _wait_for(barrier: Path, runs: int) -> None:
 
 def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int, barrier: str, runs: int) -> dict:
     """One of ``concurrent`` processes: warm up, wait for the others, time ``steps`` steps."""
-
     dev = resolve_device(Config(device=device))
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"), {**entry_overrides, "device": dev.type})
@@ -350,7 +341,6 @@ def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int,
 
 def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: int, warmup: int) -> dict:
     """``runs`` processes of ``bench_worker`` at once on ``device``; the table throughput."""
-
     with tempfile.TemporaryDirectory() as barrier:
         args = json.dumps([entry, profile, device, steps, warmup, barrier, runs])
         command = [sys.executable, "-c", f"import json; from gazelib.ops.bench import bench_worker; "
@@ -381,7 +371,6 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
               warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
               overrides: dict | None = None, workers: int | None = None, concurrent: int = 0, log=print) -> dict:
     """Run the benchmark (module doc); return the record (not yet written)."""
-
     unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
     if unknown:
         raise ValueError(f"unknown bench methods/profiles {unknown}; methods: {', '.join(ENTRIES)}; "
@@ -455,8 +444,6 @@ def format_table(record: dict) -> str:
 
 def write_record(record: dict, root: Path | None = None) -> Path:
     """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
-
-
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"
     files.write_text(path, json.dumps(record, indent=1))

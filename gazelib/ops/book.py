@@ -77,7 +77,6 @@ def publish_lesson(executed: Path, target: Path) -> None:
     """Copy an executed lesson into the book. A lesson that stopped on an error is not published;
     progress-bar widgets are dropped (a static page has no kernel to draw them, and their text form
     is only the widget's repr); text progress bars keep their last state, as Jupyter shows them."""
-
     notebook = nbformat.read(executed, as_version=4)
     for number, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
@@ -99,7 +98,6 @@ def readme_intro() -> str:
 
 def readme_results() -> str:
     """The README's generated results block (between its markers)."""
-
     text = README.read_text()
     return text[text.index(README_START) + len(README_START): text.index(README_END)].strip()
 

@@ -81,7 +81,6 @@ def _download_sources(target: Path) -> None:
 def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = None) -> dict:
     """Write the pack to ``out`` from the data root ``data``; return its manifest. Refuses a pack that
     would not travel with the tracked tree of ``repo`` (when given) under ``TRANSFER_LIMIT``."""
-
     images, masks = data / "kvasir-seg" / "images", data / "kvasir-seg" / "masks"
     for folder in (images, masks, data / "gazemedseg"):
         if not folder.is_dir():
@@ -156,7 +155,6 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
     other entries that are no regular files are errors naming the file; so is a manifest without its
     list of files); with ``originals`` (a data root), also that every 1-bit mask decodes to the
     source mask the loader reads. Returns the number of files checked."""
-
     expected = _manifest_files(pack / "MANIFEST.json")
     present, problems = _regular_files(pack)
     present.discard("MANIFEST.json")
@@ -179,7 +177,6 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
 def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
     """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
     ``{label, seed, args}`` with ``args`` the ``gazelib train`` arguments of each."""
-
     grid = [e for e in TABLE1 if rows is None or e.label in rows]
     unknown = set(rows or ()) - {e.label for e in TABLE1}
     if unknown:
@@ -199,7 +196,6 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
 def prepare(profile: str, dataset: str, rows=None) -> None:
     """Build every training tensor the table's runs need (gaze maps with all cores), once, before
     several runs start at once and would each build them."""
-
     for exp in [e for e in TABLE1 if rows is None or e.label in rows]:
         cfg = make_config(exp.method, dataset, preset_for(profile, dataset), list(exp.overrides))
         method, data = resolve(cfg, get_method(cfg.method), None)

@@ -12,7 +12,6 @@ import os
 import time
 from pathlib import Path
 
-import papermill
 
 from gazelib.core import files
 from gazelib.core.config import Config
@@ -48,6 +47,8 @@ def run_notebooks(profile: str, seeds: list[int], device: str, train: bool, repo
 
     A timing record is written once the first lesson has started (and after each one): a command
     refused before that (an unknown lesson, no records) leaves none."""
+    import papermill   # the optional `notebooks` extra (and tests replace it with a fake)
+
 
     lessons = notebooks(only)
     if not train and not any((results_root() / "runs").glob("*.json")):
@@ -105,7 +106,6 @@ def runs_written_since(started: float) -> int:
 
 def _device(device: str) -> dict:
     """The device the runs of ``device`` ("auto", "cpu", "cuda") land on: its type and name."""
-
     resolved = resolve_device(Config(device=device))
     return {"device_type": resolved.type, "device_name": device_name(resolved)}
 
@@ -114,7 +114,6 @@ def _write_timing(timing: dict) -> Path:
     """How long each notebook took, one record per invocation (a rerun that skips finished runs takes
     less): ``results/reproduce/<command>-<profile>-<device type>-<start time>.json``, and its table
     beside it (``.md``)."""
-
     timing = {**timing, "total_seconds": round(sum(n["seconds"] for n in timing["notebooks"]), 1)}
     name = f"{timing['command']}-{timing['profile']}-{timing['device_type']}-{timing['stamp']}.json"
     path = results_root() / "reproduce" / name
@@ -136,7 +135,6 @@ def _write_timing(timing: dict) -> Path:
 def profile_with_records(root: Path | None = None) -> str:
     """The profile with the most run records in ``root/runs`` (``gazelib figures`` without --profile);
     every record is read (``records.read_record``), so an unsound one is named before any lesson runs."""
-
     counts: dict[str, int] = {}
     for path in ((root or results_root()) / "runs").glob("*.json"):
         preset = read_record(path).config.get("preset", "")

@@ -29,7 +29,6 @@ def compare(dataset, ids: list[str], size: int) -> pd.DataFrame:
     """One row per image: for each level, agreement of the two pseudo-mask orders and their Dice to
     the ground truth; for the track maps, the share of non-zero pixels the resize leaves at or below
     tau and the share of pixels whose inside/outside of the field of view changes."""
-
     levels = levels_for(dataset.name, 2)
     crf = gaze_maps(dataset, "crf", ids=ids, workers=1)
     track_params = default_params(dataset.name, "track")

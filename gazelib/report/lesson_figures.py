@@ -22,7 +22,6 @@ TARGET_TITLES = {"mask": "mask", "vam_soft": "soft VAM", "crf_soft": "soft CRF",
 def training_batch(method: str, dataset: str, profile: str, n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
     """The first ``n`` training images of ``dataset`` with the targets ``method`` trains on, exactly
     as the trainer builds them (resized, normalised, from the same cache)."""
-
     cfg = make_config(method, dataset=dataset, preset=preset_for(profile, dataset), overrides=[f"seed={seed}"])
     ds = load_dataset(dataset)
     ids = ds.split()["train"][:n]

@@ -35,7 +35,6 @@ OPTIMISTIC = " [best on test: optimistic]"
 
 def per_image(runs: pd.DataFrame, group: str = "label", metric: str = "dice") -> dict[str, pd.Series]:
     """Seed-averaged per-image ``metric`` of every row, read from the run records (``runs.record``)."""
-
     out = {}
     for row, members in runs.groupby(group, sort=False):
         duplicated = members.seed[members.seed.duplicated()].tolist()
@@ -143,5 +142,4 @@ def verdict_sentences(verdicts: pd.DataFrame) -> str:
 
 def show_verdicts(verdicts: pd.DataFrame) -> None:
     """Display ``verdict_sentences`` in a notebook."""
-
     display(Markdown(verdict_sentences(verdicts)))

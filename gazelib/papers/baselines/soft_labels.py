@@ -88,7 +88,6 @@ class ThresholdAt:
     """A method whose predictions, thresholded at logit 0 by ``evaluate``, are the wrapped method's
     probabilities thresholded at ``t``: it subtracts logit(t), which commutes with the bilinear
     upsampling to each image's size."""
-
     def __init__(self, method, t: float):
         self.method, self.shift = method, math.log(t / (1 - t))
 
@@ -99,7 +98,6 @@ class ThresholdAt:
 def measure(run_id: str) -> dict[str, float | str]:
     """``fit_to_target`` on the training images of a finished run (its last checkpoint), then its
     test Dice at 0.5 and at ``fitted_threshold``."""
-
     model, method, cfg = load_checkpoint(checkpoint_path(run_id), device="cpu")
     (target_name,) = method.targets
     dataset = load_dataset(cfg.dataset)
@@ -135,7 +133,6 @@ def committed_for(runs: pd.DataFrame) -> pd.DataFrame | None:
 def fitted_threshold_note(table: pd.DataFrame) -> str:
     """A paragraph from a ``measure`` table: each method's test Dice at 0.5 and at its fitted threshold
     (mean ± std over the table's runs), with the thresholds and the per-run p-values."""
-
     labels = {exp.method: exp.label for exp in TABLE1}
     parts = []
     for method, rows in table.groupby("method", sort=False):

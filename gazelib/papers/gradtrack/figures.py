@@ -15,7 +15,6 @@ def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:
     """A trained GradTrack network on test images: each TA module's foreground prediction P_fg beside
     the track map it is taught by (first TA: G^50%, second: G^75%), and the final foreground
     probability beside G^100%. ``checkpoint``: the run's ``last.pt``."""
-
     model, _, cfg = load_checkpoint(checkpoint, device="cpu")
     ids = dataset.split()["test"][:n_images]
     tensors = build_tensors(dataset, ids, cfg, ("image", "track"))
