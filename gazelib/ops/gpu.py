@@ -25,7 +25,7 @@ README "Paper records on an offline GPU machine"):
    and builds every training tensor once (``gazelib gpu prepare``: CRF maps with all cores);
    ``session.sh start`` launches the table's runs, several at once on the one GPU, in the
    background; ``session.sh wait S`` waits up to S seconds and copies records, logs and bench
-   records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out call loses at
+   records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out command loses at
    most ``checkpoint_every`` iterations.
 
 The masks' bytes differ from the originals, so runs on a pack carry another data fingerprint (the

@@ -6,7 +6,7 @@
 #   tools/gpu/session.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
 #   tools/gpu/session.sh test         the unit tests on this machine's device (CUDA when there is one)
 #   tools/gpu/session.sh bench        gazelib bench (paper profile) -> results/bench/
-#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the call)
+#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
 #   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
 #   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
 #                                     (here: tar xzf gpu-results.tar.gz -C results)
