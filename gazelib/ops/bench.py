@@ -12,7 +12,11 @@ networks; ``quick``; ``smoke``) it times the trainer's own step (``train.make_tr
   (0 when an earlier, bigger measurement already set the peak), so we also record the absolute peak;
   no tracemalloc (it does not see torch's allocator);
 * evaluation images/s: ``evaluate.predict_logits`` (the evaluation path: no grad, autocast, batches of
-  ``evaluate.EVAL_BATCH``) on ``eval_images`` images, after one untimed call.
+  ``evaluate.EVAL_BATCH``) on ``eval_images`` images, after one untimed call;
+* FLOPs per step (counted on one more, untimed step), TFLOP/s and their share of the device's peak,
+  and per profile the time Table 1 x 3 seeds would train at the measured step times (``mfu``).
+
+``bench_lpp`` (``gazelib bench --lpp``) times GazeMedSeg's LPP alone, loop against fused.
 
 Data: synthetic tensors of the shapes and dtypes ``targets.build_tensors`` gives (image float32,
 binary targets uint8, soft targets float32), a pool of twice the batch size on the device -- the
