@@ -5,7 +5,7 @@
 #
 #   tools/gpu/session.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
 #   tools/gpu/session.sh test         the unit tests on this machine's device (CUDA when there is one)
-#   tools/gpu/session.sh bench        gazelib bench (paper profile) -> results/bench/
+#   tools/gpu/session.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
 #   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
 #   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
 #   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
@@ -52,7 +52,8 @@ case "${1:-}" in
     GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --continue-on-collection-errors --ignore=tests/test_notebooks.py \
       --ignore=tests/ops/test_exercises.py --ignore=tests/ops/test_book.py -k "not fetch" ;;
   bench)
-    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
+    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}"
+    $PY -m gazelib bench --device "$DEVICE" --lpp --profiles quick "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
   start)
     mkdir -p "$LOGS"
     # shellcheck disable=SC2086
