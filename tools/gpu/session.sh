@@ -79,5 +79,5 @@ case "${1:-}" in
     tar czf "$OUT/gpu-results.tar.gz" -C "$GAZELIB_RESULTS" gpu-logs -T "$LOGS/collected.txt"
     echo "$(wc -l < "$LOGS/collected.txt") records collected"
     ls -la "$OUT" ;;
-  *) sed -n 2,19p "$0"; exit 2 ;;
+  *) sed -n 2,20p "$0"; exit 2 ;;
 esac
