@@ -42,8 +42,13 @@ def test_pack_from_a_fresh_clone_fits_the_transfer_limit(pack, clone, mirror, tm
     on_disk = sum(p.stat().st_size for p in pack.rglob("*") if p.is_file())   # all that would be copied
     assert on_disk == manifest["bytes"] + (pack / "MANIFEST.json").stat().st_size
     assert on_disk + SOURCES_BYTES <= TRANSFER_LIMIT
-    with pytest.raises(ValueError, match=r"pack .* is \d+\.\d MiB, over the transfer limit of 40\.0 MiB"):
-        build_pack(tmp_path / "pack", mirror, wheels=False, repo=clone, limit=40 * 2**20)
+    # a one-image data root is enough to see the limit enforced, with the code counted
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / "kvasir-seg" / folder).mkdir(parents=True)
+        shutil.copy2(mirror / "kvasir-seg" / folder / "cju0qkwl35piu0993l0dewei2.jpg", tmp_path / "data" / "kvasir-seg" / folder)
+    (tmp_path / "data" / "gazemedseg").mkdir()
+    with pytest.raises(ValueError, match=r"pack .* is \d+\.\d MiB, over the transfer limit of 0\.5 MiB"):
+        build_pack(tmp_path / "pack", tmp_path / "data", wheels=False, repo=clone, limit=2**19)
 
 
 def test_pack_holds_the_committed_code_without_records_or_figures(pack, clone):
