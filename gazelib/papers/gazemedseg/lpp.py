@@ -30,9 +30,10 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
     (``_lpp_unfold``): 3 large kernels instead of ~100 small ones (what a GPU may want), at the price
     of the 25x copy of the feature map. The two agree to float rounding, not always bitwise (the sums
     run in another order; ``tests/papers/test_networks.py``), so the loop stays the default and the
-    records' numbers stay reproducible. Measured on a 2-core CPU (``results/bench/lpp-cpu-*.md``): at
-    224 px the loop is the faster (5x in bf16, 1.7x in fp32); at the 64 px slim profile they are even
-    in bf16 and the fused path is 3x faster in fp32. Runs choose with ``lpp_impl``.
+    records' numbers stay reproducible. Measured on a shared 2-core CPU (``results/bench/lpp-cpu-*.md``,
+    and an earlier pair of runs): at 224 px the loop is the faster (3-5x in bf16, 1.7x in fp32); at
+    the 64 px slim profile neither wins from one run to the next (fused 0.3x to 1.8x the loop's time).
+    Runs choose with ``lpp_impl``.
     Border: neighbours that fall outside the image are zero vectors, as with zero-padded unfold, so
     they get similarity 0 (weight exp(0) / Z in the softmax) and contribute nothing to the sum; near
     the border the propagated feature is therefore shrunk towards 0 a little.
