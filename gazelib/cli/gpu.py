@@ -1,4 +1,4 @@
-"""``gazelib gpu pack | verify | prepare | commands``: Table 1 on a GPU machine (``gazelib/ops/gpu.py``,
+"""``gazelib gpu pack | verify | prepare | commands``: Table 1 on an offline GPU machine (``gazelib/ops/gpu.py``,
 tools/gpu/session.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from gazelib.core.config import PROFILES
 
 
 def _cmd_pack(args) -> int:
-    from gazelib.ops.gpu import build_pack
     from gazelib.core.paths import REPO_ROOT, data_root
-    manifest = build_pack(Path(args.out), Path(args.data or data_root()), wheels=not args.no_wheels, repo=REPO_ROOT)
-    print(f"{args.out}: {len(manifest['files'])} files, {manifest['bytes'] / 2**20:.1f} MiB; with the tracked tree "
-          f"{manifest['transfer_bytes'] / 2**20:.1f} MiB of the 64 MiB a device call carries")
+    from gazelib.ops.gpu import TRANSFER_LIMIT, build_pack
+    limit = TRANSFER_LIMIT if args.limit_mib is None else int(args.limit_mib * 2**20)
+    manifest = build_pack(Path(args.out), Path(args.data or data_root()), wheels=not args.no_wheels, repo=REPO_ROOT,
+                          limit=limit)
+    print(f"{args.out}: {len(manifest['files'])} files (code of {manifest['code_revision'][:9]}: "
+          f"{manifest['code_bytes'] / 2**20:.1f} MiB), {manifest['transfer_bytes'] / 2**20:.1f} MiB of the "
+          f"{limit / 2**20:g} MiB limit; copy {args.out} alone to the machine")
     return 0
 
 
@@ -42,13 +45,15 @@ def _cmd_commands(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on a lent GPU (tools/gpu/session.sh)",
+    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on an offline GPU machine (tools/gpu/session.sh)",
                                 description=__doc__.splitlines()[0].replace("``", "`"))
     commands = gpu.add_subparsers(dest="gpu_command", required=True)
-    p = commands.add_parser("pack", help="write the GPU pack (data + pydensecrf2 sources + manifest)")
+    p = commands.add_parser("pack", help="write the GPU pack (committed code + data + pydensecrf2 sources + manifest)")
     p.add_argument("--out", default=".pack", help="pack folder (default .pack, ignored by git)")
     p.add_argument("--data", help="data root to pack (default: the configured data root)")
     p.add_argument("--no-wheels", action="store_true", help="leave out the pydensecrf2/Cython sources")
+    p.add_argument("--limit-mib", type=float, default=None,
+                   help="the most the machine can be sent, in MiB (default: TRANSFER_LIMIT in gazelib/ops/gpu.py)")
     p.set_defaults(func=_cmd_pack)
     p = commands.add_parser("verify", help="check a pack against its manifest")
     p.add_argument("pack", nargs="?", default=".pack")

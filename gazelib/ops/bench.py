@@ -12,7 +12,11 @@ networks; ``quick``; ``smoke``) it times the trainer's own step (``train.make_tr
   (0 when an earlier, bigger measurement already set the peak), so we also record the absolute peak;
   no tracemalloc (it does not see torch's allocator);
 * evaluation images/s: ``evaluate.predict_logits`` (the evaluation path: no grad, autocast, batches of
-  ``evaluate.EVAL_BATCH``) on ``eval_images`` images, after one untimed call.
+  ``evaluate.EVAL_BATCH``) on ``eval_images`` images, after one untimed call;
+* FLOPs per step (counted on one more, untimed step), TFLOP/s and their share of the device's peak,
+  and per profile the time Table 1 x 3 seeds would train at the measured step times (``mfu``).
+
+``bench_lpp`` (``gazelib bench --lpp``) times GazeMedSeg's LPP alone, loop against fused.
 
 Data: synthetic tensors of the shapes and dtypes ``targets.build_tensors`` gives (image float32,
 binary targets uint8, soft targets float32), a pool of twice the batch size on the device -- the
@@ -68,18 +72,16 @@ from gazelib.core.targets import IMAGENET_MEAN, IMAGENET_STD, TARGETS
 from gazelib.data.datasets import load_dataset
 from gazelib.experiments.grids import Experiment
 from gazelib.gaze.cache import ensure_maps
+from gazelib.ops.mfu import count_step_flops, device_peak, project_table1, row_entry, utilisation
+from gazelib.papers.gazemedseg.lpp import IMPLS as LPP_IMPLS, local_pixel_propagation
 from gazelib.papers.table1 import TABLE1
 from gazelib.runs.provenance import git_state
 from gazelib.runs.records import read_record
 
 
-def _entry(exp: Experiment) -> tuple[str, tuple[str, dict]]:
-    overrides = dict(o.split("=", 1) for o in exp.overrides)
-    return "_".join([exp.method, *overrides.values()]), (exp.method, overrides)
-
-
 #: name -> (method, config overrides): every Table 1 row ("full" with each of its backbones) and the SAN.
-ENTRIES = dict(_entry(exp) for exp in [*TABLE1, Experiment("SAN", "san")])
+ENTRIES = {row_entry(exp): (exp.method, dict(o.split("=", 1) for o in exp.overrides))
+           for exp in [*TABLE1, Experiment("SAN", "san")]}
 REFERENCE_ENTRY = "gazemedseg"
 RAW_SIZE = (530, 621)        # Kvasir-SEG median image size (H, W), measured over its 1000 images
 GAZE_KINDS = ("vam", "crf", "track")
@@ -161,8 +163,9 @@ def _setup(method, cfg, device, fast: bool = True):
 # ------------------------------------------------------------------------------------------------
 
 def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval_images: int,
-                 overrides: dict | None = None) -> dict:
-    """Train-step time, images/s, peak memory and eval images/s of ``entry`` at ``profile``."""
+                 overrides: dict | None = None, peak: dict | None = None) -> dict:
+    """Train-step time, images/s, peak memory, eval images/s, FLOPs per step and MFU against ``peak``
+    (``mfu.device_peak``) of ``entry`` at ``profile``."""
     name, entry_overrides = ENTRIES[entry]
     cfg = make_config(name, "kvasir", preset_for(profile, "kvasir"),
                       {**entry_overrides, **(overrides or {}), "device": device.type})
@@ -178,18 +181,21 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
             losses.append(step(train.sample_batch(data, index, generator), cfg.lr)[0])
 
         times = _timed(train_once, steps, warmup, device)
+        index = torch.randperm(2 * cfg.batch_size, generator=generator, device=device)[:cfg.batch_size]
+        flops = count_step_flops(step, train.sample_batch(data, index, generator), cfg.lr)   # one more, untimed
         images = data["image"][:1].expand(eval_images, -1, -1, -1).cpu()
         predict_logits(model, method, images[:cfg.batch_size], cfg, device)   # warm-up
         eval_time = _timed(lambda: predict_logits(model, method, images, cfg, device), 1, 0, device)[0]
     if not all(torch.isfinite(loss) for loss in losses):
         raise RuntimeError(f"bench {entry} at {profile}: non-finite training loss")
     step_s = statistics.median(times)
+    amp = amp_enabled(cfg, device)
     return {"entry": entry, "method": name, "profile": profile, "path": "fast", "image_size": cfg.image_size,
             "batch_size": cfg.batch_size, "backbone": cfg.backbone, "features": list(resolved_features(cfg)),
-            "amp": amp_enabled(cfg, device), "channels_last": channels_last_enabled(cfg, device),
-            "compile": cfg.compile,
+            "amp": amp, "channels_last": channels_last_enabled(cfg, device), "compile": cfg.compile,
             "step_s": step_s, "step_times_s": times, "train_images_per_s": cfg.batch_size / step_s,
-            "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result}
+            "eval_images": eval_images, "eval_images_per_s": eval_images / eval_time, **memory.result,
+            **utilisation(flops, step_s, amp, peak)}
 
 
 class ReferenceDataset:
@@ -307,6 +313,63 @@ def dice_fast_vs_plain(method: str = "full", preset: str = "smoke", seeds=(0, 1,
     return out
 
 
+def bench_lpp(profiles=("quick", "paper"), device: str = "auto", steps: int = 3, warmup: int = 1,
+              batch: int | None = None, overrides: dict | None = None, log=print) -> dict:
+    """Forward + backward time of GazeMedSeg's LPP, each implementation (``lpp.IMPLS``), on the feature
+    map the trainer gives it at each profile: GazeMedSeg's batch (or ``batch``: the CPU cannot hold
+    the fused path's 25x copy at 224 px and batch 8), its feature conv's channels, the image size, and
+    the step's dtype and layout (bf16 and channels-last where the trainer uses them; ``overrides``, e.g.
+    ``amp=False``, change the config). Also the largest difference of the two outputs and whether they
+    are bitwise equal."""
+
+    dev = resolve_device(Config(device=device))
+    record = {"kind": "gazelib-bench-lpp", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "environment": environment(dev), "settings": {"profiles": list(profiles), "steps": steps,
+                                                            "warmup": warmup, "batch": batch,
+                                                            "overrides": overrides or {}}, "rows": []}
+    for profile in profiles:
+        cfg = make_config("gazemedseg", "kvasir", preset_for(profile, "kvasir"), {**(overrides or {}), "device": dev.type})
+        channels = build_model(get_method("gazemedseg"), cfg, dev).nets[0].final_conv.out_channels
+        dtype = torch.bfloat16 if amp_enabled(cfg, dev) else torch.float32
+        layout = torch.channels_last if channels_last_enabled(cfg, dev) else torch.contiguous_format
+        g = torch.Generator().manual_seed(0)
+        shape = (batch or cfg.batch_size, channels, cfg.image_size, cfg.image_size)
+        feat = torch.randn(shape, generator=g).to(dev, dtype).contiguous(memory_format=layout).requires_grad_()
+        upstream = torch.randn(shape, generator=g).to(dev, dtype)
+        outputs = {}
+        for impl in LPP_IMPLS:
+            def once(impl=impl, feat=feat, upstream=upstream, cfg=cfg, outputs=outputs):
+                out = local_pixel_propagation(feat, cfg.lpp_kernel, cfg.lpp_dilation, impl)
+                out.backward(upstream)
+                feat.grad = None
+                outputs[impl] = out.detach()
+            with _Memory(dev) as memory:
+                times = _timed(once, steps, warmup, dev)
+            row = {"profile": profile, "impl": impl, "shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
+                   "channels_last": layout is torch.channels_last, "kernel": cfg.lpp_kernel,
+                   "dilation": cfg.lpp_dilation, "step_s": statistics.median(times), "step_times_s": times,
+                   **memory.result}
+            record["rows"].append(row)
+            log(f"  {profile:6s} LPP {impl:5s} {list(shape)} {row['dtype']}: {row['step_s'] * 1e3:8.1f} ms forward + backward")
+        loop, fused = (outputs[impl].float() for impl in LPP_IMPLS)
+        record["rows"][-1].update(max_abs_difference=(loop - fused).abs().max().item(),
+                                  bitwise_equal=torch.equal(loop, fused))
+    return record
+
+
+def format_lpp_table(record: dict) -> str:
+    """The LPP record as a Markdown table (one row per profile x implementation)."""
+    lines = ["| profile | impl | shape (B, C, H, W) | dtype | fwd+bwd ms | vs loop | max diff to loop |",
+             "|---|---|---|---|---|---|---|"]
+    loop = {r["profile"]: r["step_s"] for r in record["rows"] if r["impl"] == "loop"}
+    for r in record["rows"]:
+        diff = (f"{r['max_abs_difference']:.2g}" + (" (bitwise equal)" if r["bitwise_equal"] else "")
+                if "max_abs_difference" in r else "-")
+        lines.append(f"| {r['profile']} | {r['impl']} | {tuple(r['shape'])} | {r['dtype']} | {r['step_s'] * 1e3:.1f} | "
+                     f"{r['step_s'] / loop[r['profile']]:.2f}x | {diff} |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------
 # The run and its record
 # ------------------------------------------------------------------------------------------------
@@ -369,8 +432,10 @@ def environment(device) -> dict:
 
 def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "quick"), steps: int = 3,
               warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
-              overrides: dict | None = None, workers: int | None = None, concurrent: int = 0, log=print) -> dict:
-    """Run the benchmark (module doc); return the record (not yet written)."""
+              overrides: dict | None = None, workers: int | None = None, concurrent: int = 0,
+              peak_tflops: float | None = None, seeds: int = 3, log=print) -> dict:
+    """Run the benchmark (module doc); return the record (not yet written). ``peak_tflops`` overrides
+    the device's peak; ``seeds``: the Table 1 projection's (``mfu``)."""
     unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
     if unknown:
         raise ValueError(f"unknown bench methods/profiles {unknown}; methods: {', '.join(ENTRIES)}; "
@@ -379,7 +444,9 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
         raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     dev = resolve_device(Config(device=device))
     started = time.perf_counter()
-    record = {"kind": "gazelib-bench", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": environment(dev),
+    peak = device_peak(dev, device_name(dev), peak_tflops)
+    record = {"kind": "gazelib-bench", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "environment": {**environment(dev), "peak_tflops": peak},
               "settings": {"methods": list(methods), "profiles": list(profiles), "steps": steps, "warmup": warmup,
                            "eval_images": eval_images, "reference": reference, "gaze": gaze,
                            "overrides": overrides or {}, "reference_workers": workers, "concurrent": concurrent,
@@ -387,20 +454,21 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
               "rows": [], "reference": [], "gaze": None}
     for profile in profiles:
         for entry in methods:
-            row = bench_method(entry, profile, dev, steps, warmup, eval_images, overrides)
+            row = bench_method(entry, profile, dev, steps, warmup, eval_images, overrides, peak)
             record["rows"].append(row)
             log(f"  {profile:6s} {entry:12s} {row['train_images_per_s']:8.2f} img/s train, "
-                f"{row['eval_images_per_s']:8.2f} img/s eval")
+                f"{row['eval_images_per_s']:8.2f} img/s eval, {row['achieved_tflops'] * 1e3:8.1f} GFLOP/s")
         if reference:
             ref = bench_reference(profile, dev, steps, warmup, workers)
             fast = next((r for r in record["rows"] if r["profile"] == profile and r["entry"] == REFERENCE_ENTRY), None)
             if fast is None:
-                fast = bench_method(REFERENCE_ENTRY, profile, dev, steps, warmup, eval_images, overrides)
+                fast = bench_method(REFERENCE_ENTRY, profile, dev, steps, warmup, eval_images, overrides, peak)
                 record["rows"].append(fast)
             ref["speedup_fast_over_reference"] = fast["train_images_per_s"] / ref["train_images_per_s"]
             record["reference"].append(ref)
             log(f"  {profile:6s} reference    {ref['train_images_per_s']:8.2f} img/s train "
                 f"(fast/reference = {ref['speedup_fast_over_reference']:.2f}x)")
+    record["projection"] = [project_table1(record["rows"], profile, seeds) for profile in profiles]
     if concurrent > 1:
         record["concurrent"] = []
         for profile in profiles:
@@ -419,16 +487,27 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
 
 
 def format_table(record: dict) -> str:
-    """The record as a Markdown table (one row per method x profile, then the reference rows)."""
+    """The record as a Markdown table (one row per method x profile, then the reference rows; FLOPs and
+    MFU where counted), the Table 1 projection per profile, then the other parts measured."""
     mem = "peak mem MB" + (" (RSS growth)" if record["environment"]["device"] == "cpu" else "")
-    lines = [f"| profile | method | path | px | batch | step s | train img/s | eval img/s | {mem} |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [(f"| profile | method | path | px | batch | step s | train img/s | eval img/s | {mem} | "
+              "GFLOP/step | TFLOP/s | % of peak |"), "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in record["rows"] + record["reference"]:
         ev = f"{r['eval_images_per_s']:.2f}" if "eval_images_per_s" in r else "-"
         path = r["path"] + (f" (fast/ref {r['speedup_fast_over_reference']:.2f}x)"
                             if "speedup_fast_over_reference" in r else "")
+        flops = (f"{r['flops_per_step'] / 1e9:.1f} | {r['achieved_tflops']:.3f} | "
+                 + (f"{100 * r['mfu']:.1f}" if "mfu" in r else "-") if "flops_per_step" in r else "- | - | -")
         lines.append(f"| {r['profile']} | {r['entry']} | {path} | {r['image_size']} | {r['batch_size']} | "
-                     f"{r['step_s']:.3f} | {r['train_images_per_s']:.2f} | {ev} | {r['peak_mem_mb']:.0f} |")
+                     f"{r['step_s']:.3f} | {r['train_images_per_s']:.2f} | {ev} | {r['peak_mem_mb']:.0f} | {flops} |")
+    peak = record["environment"].get("peak_tflops")
+    if peak:
+        lines += ["", f"Peak: {peak['bf16']:.3g} TFLOP/s bf16, {peak['fp32']:.3g} fp32 ({peak['source']})."]
+    for p in record.get("projection", []):
+        missing = f"; not measured: {', '.join(p['missing'])}" if p["missing"] else ""
+        per_row = ", ".join(f"{r['label']} {r['seconds'] / 3600:.2f} h" for r in p["rows"])
+        lines.append(f"Table 1 x {p['seeds']} seeds at {p['profile']}, one run at a time, training steps only: "
+                     f"{p['total_s'] / 3600:.2f} h ({per_row}{missing}).")
     if record.get("concurrent"):
         lines += ["", "| profile | method | runs at once | runs x it/s | img/s | vs one run |", "|---|---|---|---|---|---|"]
         for r in record["concurrent"]:
@@ -443,9 +522,10 @@ def format_table(record: dict) -> str:
 
 
 def write_record(record: dict, root: Path | None = None) -> Path:
-    """``results_root()/bench/bench-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
+    """``results_root()/bench/<bench|lpp>-<device>-<time>.json`` (atomic) and the table beside it (``.md``)."""
+    lpp = record["kind"] == "gazelib-bench-lpp"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path(root or results_root()) / "bench" / f"bench-{record['environment']['device']}-{stamp}.json"
+    path = Path(root or results_root()) / "bench" / f"{'lpp' if lpp else 'bench'}-{record['environment']['device']}-{stamp}.json"
     files.write_text(path, json.dumps(record, indent=1))
-    files.write_text(path.with_suffix(".md"), format_table(record) + "\n")
+    files.write_text(path.with_suffix(".md"), (format_lpp_table if lpp else format_table)(record) + "\n")
     return path

@@ -1,25 +1,31 @@
-"""From here to paper records on a lent GPU: the pack, its check, and the runs of a table.
+"""From here to paper records on an offline GPU machine: the pack, its check, and the runs of a table.
 
-A lent GPU machine (``device`` tool) is bare: a CUDA torch image without pydensecrf2, jupytext or
-papermill, no network, at most 64 MiB of working tree per call, calls of at most 10 minutes.
-The procedure (``tools/gpu/session.sh``; README "Paper records on a lent GPU"):
+The machine: a bare CUDA torch image (no pydensecrf2, jupytext or papermill), no network, reached by
+copying a tree of limited size (``TRANSFER_LIMIT``), with commands of bounded length (minutes).
+The pack is that tree: the code and the data, nothing else. The procedure (``tools/gpu/session.sh``;
+README "Paper records on an offline GPU machine"):
 
 1. here: ``gazelib gpu pack`` writes ``.pack/`` (ignored by git), laid out like a data root:
 
    =================================  ===========================================================
+   ``code/``                          the code of the commit checked out (``git archive`` of
+                                      HEAD without ``CODE_EXCLUDES``: no records, figures or
+                                      notebooks' outputs), from which the machine runs
    ``kvasir-seg/images/*.jpg``        the original Kvasir-SEG JPEGs, byte for byte
    ``kvasir-seg/masks/*.png``         1-bit PNG of the mask the loader uses (grey value > 127):
                                       the same masks, lossless, 15x smaller than the JPEGs
    ``gazemedseg/*_fixation.csv``      the GazeMedSeg fixations, byte for byte
    ``wheels/``                        the pydensecrf2 sdist and the Cython it builds with
-   ``MANIFEST.json``                  sha256 of every file, the source revision, the sizes
+   ``MANIFEST.json``                  sha256 of every file, the code's revision, the sizes
    =================================  ===========================================================
 
-2. there: ``session.sh setup`` checks the pack (``gazelib gpu verify``), builds pydensecrf2 offline
+   Only ``.pack/`` is copied to the machine; ``pack`` refuses one over the limit.
+
+2. there, in ``code/``: ``session.sh setup`` checks the pack (``gazelib gpu verify``), builds pydensecrf2 offline
    and builds every training tensor once (``gazelib gpu prepare``: CRF maps with all cores);
    ``session.sh start`` launches the table's runs, several at once on the one GPU, in the
    background; ``session.sh wait S`` waits up to S seconds and copies records, logs and bench
-   records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out call loses at
+   records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out command loses at
    most ``checkpoint_every`` iterations.
 
 The masks' bytes differ from the originals, so runs on a pack carry another data fingerprint (the
@@ -52,8 +58,10 @@ from gazelib.papers.table1 import TABLE1
 from gazelib.runs.identity import resolve, select_ids
 from gazelib.runs.provenance import git_state
 
-#: What the device tool carries per call (tracked tree + carried paths), in bytes.
+#: The most the machine can be sent (the whole pack), in bytes.
 TRANSFER_LIMIT = 64 * 2**20
+#: What the machine does not need of the code's tree: records, figures, notebooks' outputs (pathspecs).
+CODE_EXCLUDES = ("results", "figures", "*.ipynb")
 #: Built offline on the GPU machine: pydensecrf2's setup.py insists on this Cython.
 SOURCES = ("pydensecrf2==1.1", "Cython==0.29.36")
 FIXATIONS = ("kvasir_fixation.csv", "nci-isbi_fixation.csv")
@@ -63,9 +71,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _tracked_bytes(repo: Path) -> int:
-    names = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True).stdout
-    return sum((repo / n).stat().st_size for n in names.decode().split("\0") if n and (repo / n).is_file())
+def _archive_code(repo: Path, out: Path) -> str:
+    """Extract ``git archive`` of ``repo``'s HEAD, less ``CODE_EXCLUDES``, into ``out``; return HEAD's sha.
+    Committed code only: what the records will name as their revision."""
+    git = ["git", "-C", str(repo)]
+    revision = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    archive = subprocess.run([*git, "archive", "--format=tar", "HEAD", "--", ".",
+                              *(f":(exclude){spec}" for spec in CODE_EXCLUDES)], capture_output=True, check=True).stdout
+    out.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return revision
 
 
 def _download_sources(target: Path) -> None:
@@ -78,9 +93,11 @@ def _download_sources(target: Path) -> None:
                     "--platform", "manylinux2014_x86_64", SOURCES[1]], check=True)
 
 
-def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = None) -> dict:
-    """Write the pack to ``out`` from the data root ``data``; return its manifest. Refuses a pack that
-    would not travel with the tracked tree of ``repo`` (when given) under ``TRANSFER_LIMIT``."""
+def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = None,
+               limit: int = TRANSFER_LIMIT) -> dict:
+    """Write the pack to ``out`` from the data root ``data`` and the code of ``repo`` (when given);
+    return its manifest. Raises a ValueError when the pack is over ``limit`` bytes (it stays on disk,
+    to be looked at)."""
     images, masks = data / "kvasir-seg" / "images", data / "kvasir-seg" / "masks"
     for folder in (images, masks, data / "gazemedseg"):
         if not folder.is_dir():
@@ -98,20 +115,20 @@ def build_pack(out: Path, data: Path, wheels: bool = True, repo: Path | None = N
     for name in FIXATIONS:
         if (data / "gazemedseg" / name).exists():
             shutil.copy2(data / "gazemedseg" / name, out / "gazemedseg" / name)
+    revision = _archive_code(repo, out / "code") if repo is not None else None
     if wheels:
         _download_sources(out / "wheels")
     packed = sorted(p for p in out.rglob("*") if p.is_file())
     manifest = {"kind": "gazelib-gpu-pack", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "source": git_state(), "data": str(data), "images": len(sources),
+                "source": git_state(), "code_revision": revision, "data": str(data), "images": len(sources),
                 "bytes": sum(p.stat().st_size for p in packed),
+                "code_bytes": sum(p.stat().st_size for p in packed if p.parts[len(out.parts)] == "code"),
                 "files": {str(p.relative_to(out)): _sha256(p) for p in packed}}
     files.write_text(out / "MANIFEST.json", json.dumps(manifest, indent=1))
-    if repo is not None:
-        total = manifest["bytes"] + _tracked_bytes(repo)
-        manifest["transfer_bytes"] = total
-        if total > TRANSFER_LIMIT:
-            raise ValueError(f"pack {out} ({manifest['bytes'] / 2**20:.1f} MiB) and the tracked tree together are "
-                             f"{total / 2**20:.1f} MiB, over the device transfer limit of 64 MiB")
+    manifest["transfer_bytes"] = manifest["bytes"] + (out / "MANIFEST.json").stat().st_size   # all that is sent
+    if manifest["transfer_bytes"] > limit:
+        raise ValueError(f"pack {out} is {manifest['transfer_bytes'] / 2**20:.1f} MiB, over the transfer limit of "
+                         f"{limit / 2**20:.1f} MiB")
     return manifest
 
 

@@ -14,7 +14,8 @@ OUTPUTS = ("results", "figures")
 def git_state() -> dict:
     """``{"revision": <HEAD sha>, "dirty": <tracked files other than OUTPUTS modified>}``; None values
     outside a checkout. ``$GAZELIB_REVISION``, when set, wins (``dirty`` then unknown): a copy of the
-    tree on a lent GPU may carry a stale ``.git`` (seen: the session's first commit, not the code sent)."""
+    tree on another machine may carry a stale ``.git`` (seen: an earlier commit, not the code sent)
+    or none (the GPU pack's ``code/``)."""
     if os.environ.get("GAZELIB_REVISION"):
         return {"revision": os.environ["GAZELIB_REVISION"], "dirty": None}
 

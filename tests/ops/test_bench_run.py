@@ -42,6 +42,28 @@ def test_bench_cli_writes_a_record(tmp_path, capsys):
     assert ref["speedup_fast_over_reference"] == pytest.approx(
         record["rows"][1]["train_images_per_s"] / ref["train_images_per_s"])
     assert "| smoke | vam | fast | 64 | 4 |" in out and "| smoke | vam | fast |" in path.with_suffix(".md").read_text()
+    # FLOPs counted on the step, the rate and (where the CPU's peak could be estimated) the share of it
+    assert vam["flops_per_step"] > 0 and vam["achieved_tflops"] == pytest.approx(vam["flops_per_step"] / vam["step_s"] / 1e12)
+    peak = record["environment"]["peak_tflops"]
+    assert peak is None or vam["mfu"] == pytest.approx(vam["achieved_tflops"] / peak["bf16" if vam["amp"] else "fp32"])
+    (projection,) = record["projection"]
+    assert projection["profile"] == "smoke" and projection["seeds"] == 3
+    assert [r["label"] for r in projection["rows"]] == ["VAM", "GazeMedSeg"] and "GradTrack" in projection["missing"]
+    assert projection["rows"][0]["seconds"] == pytest.approx(3 * 5 * vam["step_s"])   # smoke: 5 iterations
+    assert "Table 1 x 3 seeds at smoke" in out
+
+
+def test_lpp_bench_times_both_implementations_on_the_trainers_feature_map(tmp_path, capsys):
+    args = _parse(["bench", "--device", "cpu", "--lpp", "--profiles", "smoke", "--steps", "1", "--warmup", "0",
+                   "--lpp-batch", "2", "--set", "amp=false"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    record = json.loads((tmp_path / "results" / "bench" / out.strip().splitlines()[-1].split("/")[-1]).read_text())
+    assert record["kind"] == "gazelib-bench-lpp" and [r["impl"] for r in record["rows"]] == ["loop", "fused"]
+    loop, fused = record["rows"]
+    # smoke: the feature conv of the smoke BasicUNet (16 channels) at 64 px; fp32 as asked; 5 x 5, dilation 2
+    assert loop["shape"] == [2, 16, 64, 64] and loop["dtype"] == "float32" and (loop["kernel"], loop["dilation"]) == (5, 2)
+    assert fused["max_abs_difference"] < 1e-5 and "| smoke | fused | (2, 16, 64, 64) | float32 |" in out
 
 
 def test_overrides_reach_the_fast_path():

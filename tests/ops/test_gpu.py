@@ -1,5 +1,5 @@
 """The GPU procedure (gazelib.ops.gpu, tools/gpu/session.sh), run here on the CPU with the smoke profile
-in a fresh copy of the tree: only the GPU itself is untried."""
+from a pack built from a fresh clone: only the GPU itself is untried."""
 from __future__ import annotations
 
 import json
@@ -14,26 +14,62 @@ import numpy as np
 import pytest
 
 from gazelib.data.kvasir import read_mask
-from gazelib.ops.gpu import build_pack, table_runs, verify_pack
+from gazelib.ops.gpu import TRANSFER_LIMIT, build_pack, table_runs, verify_pack
 
 REPO = Path(__file__).resolve().parents[2]
+#: The pydensecrf2 and Cython sources the pack also carries (fetched from the package index, so not
+#: here): pydensecrf2-1.1.tar.gz 1,468,587 bytes + Cython-0.29.36-py2.py3-none-any.whl 988,293 bytes.
+SOURCES_BYTES = 1_468_587 + 988_293
 
 
 @pytest.fixture(scope="module")
-def pack(mirror, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gpu") / "pack"
-    build_pack(out, mirror, wheels=False)
+def clone(tmp_path_factory) -> Path:
+    """A fresh clone of this repository: the committed tree, nothing ignored or untracked."""
+    out = tmp_path_factory.mktemp("clone") / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(out)], check=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def pack(mirror, clone, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gpu") / "pack"
+    build_pack(out, mirror, wheels=False, repo=clone)
+    return out
+
+
+def test_pack_from_a_fresh_clone_fits_the_transfer_limit(pack, clone, mirror, tmp_path):
+    manifest = json.loads((pack / "MANIFEST.json").read_text())
+    on_disk = sum(p.stat().st_size for p in pack.rglob("*") if p.is_file())   # all that would be copied
+    assert on_disk == manifest["bytes"] + (pack / "MANIFEST.json").stat().st_size
+    assert on_disk + SOURCES_BYTES <= TRANSFER_LIMIT
+    # a one-image data root is enough to see the limit enforced, with the code counted
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / "kvasir-seg" / folder).mkdir(parents=True)
+        shutil.copy2(mirror / "kvasir-seg" / folder / "cju0qkwl35piu0993l0dewei2.jpg", tmp_path / "data" / "kvasir-seg" / folder)
+    (tmp_path / "data" / "gazemedseg").mkdir()
+    with pytest.raises(ValueError, match=r"pack .* is \d+\.\d MiB, over the transfer limit of 0\.5 MiB"):
+        build_pack(tmp_path / "pack", tmp_path / "data", wheels=False, repo=clone, limit=2**19)
+
+
+def test_pack_holds_the_committed_code_without_records_or_figures(pack, clone):
+    manifest = json.loads((pack / "MANIFEST.json").read_text())
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+    assert manifest["code_revision"] == head.strip()
+    code = {n.removeprefix("code/") for n in manifest["files"] if n.startswith("code/")}
+    assert {"gazelib/__init__.py", "tools/gpu/session.sh", "pyproject.toml", "tests/conftest.py"} <= code
+    assert not [n for n in code if n.startswith(("results/", "figures/")) or n.endswith(".ipynb")]
+    assert (pack / "code" / "tools" / "gpu" / "session.sh").stat().st_mode & 0o111   # still executable
 
 
 def test_pack_holds_the_data_losslessly(pack, mirror):
     manifest = json.loads((pack / "MANIFEST.json").read_text())
-    assert manifest["images"] == 1000 and len(manifest["files"]) == 2000 + 2
+    data = [n for n in manifest["files"] if not n.startswith("code/")]
+    assert manifest["images"] == 1000 and len(data) == 2000 + 2
     assert (pack / "kvasir-seg" / "images" / "cju0qkwl35piu0993l0dewei2.jpg").read_bytes() == (
         mirror / "kvasir-seg" / "images" / "cju0qkwl35piu0993l0dewei2.jpg").read_bytes()
     png = read_mask(pack / "kvasir-seg" / "masks" / "cju0qkwl35piu0993l0dewei2.png")
     assert np.array_equal(png, read_mask(mirror / "kvasir-seg" / "masks" / "cju0qkwl35piu0993l0dewei2.jpg"))
-    assert verify_pack(pack, originals=mirror) == 2002
+    assert verify_pack(pack, originals=mirror) == len(manifest["files"])
 
 
 def test_a_changed_missing_or_extra_file_is_named(pack, tmp_path):
@@ -60,20 +96,14 @@ def test_table_runs_longest_first_with_each_rows_overrides():
         table_runs("paper", "kvasir", [0], rows=["SAM"])
 
 
-def test_session_runs_two_rows_in_a_fresh_copy_and_collects_their_records(pack, tmp_path):
-    """setup -> start (2 runs at once, in the background) -> wait -> collect, as on the device."""
-    tree = tmp_path / "tree"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, tree / name)
-    env = {**os.environ, "PYTHON": sys.executable, "PACK": str(pack), "PROFILE": "smoke", "DEVICE": "cpu",
-           "ROWS": "VAM,GradTrack", "PARALLEL": "2", "OUT": str(tmp_path / "out"),
-           "GAZELIB_RESULTS": str(tmp_path / "results"), "GAZELIB_CACHE": str(tmp_path / "cache"),
-           "GAZELIB_REVISION": "0123abc"}
-    script = tree / "tools" / "gpu" / "session.sh"
+def test_session_runs_two_rows_from_the_pack_alone_and_collects_their_records(pack, tmp_path):
+    """setup -> start (2 runs at once, in the background) -> wait -> collect, from the pack's code/ as on
+    the machine: the pack found as the folder above, the revision read from its manifest."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GAZELIB_REVISION", "PACK")}
+    env.update({"PYTHON": sys.executable, "PROFILE": "smoke", "DEVICE": "cpu", "ROWS": "VAM,GradTrack",
+                "PARALLEL": "2", "OUT": str(tmp_path / "out"), "GAZELIB_RESULTS": str(tmp_path / "results"),
+                "GAZELIB_CACHE": str(tmp_path / "cache")})
+    script = pack / "code" / "tools" / "gpu" / "session.sh"
     for step in (["setup"], ["start"], ["wait", "240"]):
         done = subprocess.run([str(script), *step], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -84,5 +114,6 @@ def test_session_runs_two_rows_in_a_fresh_copy_and_collects_their_records(pack, 
     assert "gpu-logs/commands.txt" in names
     assert sorted(r["method"] for r in records) == ["gradtrack", "vam"]
     for record in records:
-        assert record["config"]["preset"] == "smoke" and record["git"]["revision"] == "0123abc"
+        assert record["config"]["preset"] == "smoke"
+        assert record["git"]["revision"] == json.loads((pack / "MANIFEST.json").read_text())["code_revision"]
         assert len(record["scores"]) == 8   # per-image scores of the smoke test images

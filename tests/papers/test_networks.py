@@ -27,6 +27,40 @@ def test_lpp_hand_written_gradient_matches_autograd_of_the_reference():
     assert torch.autograd.gradcheck(lambda x: local_pixel_propagation(x, 3, 1), (f.detach()[..., :4, :5].requires_grad_(),))
 
 
+@pytest.mark.parametrize("kernel, dilation", [(5, 2), (3, 1), (5, 1), (3, 3)])
+def test_fused_lpp_values_and_gradients_match_the_reference(kernel, dilation):
+    """float64, seeded; 6 x 7 pixels: with dilation 2 every pixel has neighbours outside (zero border)."""
+    torch.manual_seed(kernel * 10 + dilation)
+    f = torch.randn(2, 3, 6, 7, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(2, 3, 6, 7, dtype=torch.float64)
+    fused = local_pixel_propagation(f, kernel, dilation, impl="fused")
+    reference = local_pixel_propagation_reference(f, kernel, dilation)
+    (g_fused,) = torch.autograd.grad((fused * upstream).sum(), f)
+    (g_reference,) = torch.autograd.grad((reference * upstream).sum(), f)
+    # Each value (and gradient) sums K*K*C products of O(1) terms in another order than the reference:
+    # they may differ by ~K*K*C roundings of float64 (eps 2.2e-16), times a margin of 8 and |value| ~ 5.
+    tol = kernel * kernel * f.shape[1] * torch.finfo(torch.float64).eps * 8 * 5
+    assert torch.allclose(fused, reference, rtol=0, atol=tol)
+    assert torch.allclose(g_fused, g_reference, rtol=0, atol=tol)
+
+
+def test_fused_and_loop_lpp_agree_to_float32_rounding_in_the_model_layout():
+    """The training dtype and a channels-last map (as under bf16 on CUDA): not bitwise equal (the sums run
+    in another order), but within float32 rounding."""
+    torch.manual_seed(2)
+    f = torch.randn(2, 16, 20, 24).contiguous(memory_format=torch.channels_last).requires_grad_()
+    upstream = torch.randn(2, 16, 20, 24)
+    outs = [local_pixel_propagation(f, 5, 2, impl) for impl in ("loop", "fused")]
+    grads = [torch.autograd.grad((o * upstream).sum(), f)[0] for o in outs]
+    # values (|f'| < 4) and gradients (|g| < 8) sum K*K = 25 (gradients 2 x 25) terms: allow that many
+    # float32 roundings (eps 1.2e-7) of the largest value; seen: 1.3e-6 and 5.6e-6
+    eps = torch.finfo(torch.float32).eps
+    assert torch.allclose(outs[0], outs[1], rtol=0, atol=25 * eps * 4)
+    assert torch.allclose(grads[0], grads[1], rtol=0, atol=50 * eps * 8)
+    with pytest.raises(ValueError, match="unknown LPP implementation 'nope'"):
+        local_pixel_propagation(f, 5, 2, "nope")
+
+
 def test_lpp_constant_positive_features_in_the_interior_stay_constant():
     f = torch.ones(1, 2, 9, 9)
     out = local_pixel_propagation(f, 5, 2)

@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
-# Table 1 on a lent GPU, in device calls of at most 10 minutes (README: "Paper records on a lent GPU").
+# Table 1 on an offline GPU machine, in commands of at most 10 minutes (README: "Paper records on an
+# offline GPU machine"). It runs from the code/ folder of a pack (`gazelib gpu pack`), the one tree
+# copied to the machine:   cd <pack>/code && tools/gpu/session.sh setup
 #
-#   tools/gpu/session.sh setup        check .pack, build pydensecrf2 offline, build the training tensors once
+#   tools/gpu/session.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
 #   tools/gpu/session.sh test         the unit tests on this machine's device (CUDA when there is one)
-#   tools/gpu/session.sh bench        gazelib bench (paper profile) -> results/bench/
-#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the call)
+#   tools/gpu/session.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
+#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
 #   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
 #   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
 #                                     (here: tar xzf gpu-results.tar.gz -C results)
 #
 # Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
-# commas), PARALLEL (runs at once, 6), DEVICE (cuda), PACK (.pack), OUT ($OUT or gpu-out).
-# GAZELIB_REVISION: the commit the copied tree is (the copy's .git can be stale; records keep it).
+# commas), PARALLEL (runs at once, 6), DEVICE (cuda), OUT ($OUT or gpu-out), PACK (the folder above
+# when this code is a pack's, else .pack). GAZELIB_REVISION: the commit the code is (default: the
+# pack's, from its manifest; records keep it).
 # Records, checkpoints and logs live in GAZELIB_RESULTS (/tmp/gazelib-results), outside the tree:
-# each device call re-syncs the tree and deletes files in it that are not here.
+# a fresh copy of the tree replaces the old one, deleting whatever was written into it.
 # Runs resume from their checkpoints: `start` again after an interruption continues them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PROFILE=${PROFILE:-paper}; SEEDS=${SEEDS:-0}; PARALLEL=${PARALLEL:-6}; DEVICE=${DEVICE:-cuda}
+[ -f ../MANIFEST.json ] && PACK=${PACK:-$(cd .. && pwd)}
 PACK=${PACK:-.pack}; OUT=${OUT:-gpu-out}; SITE=${SITE:-/tmp/gazelib-site}; PY=${PYTHON:-python3}
 export GAZELIB_RESULTS=${GAZELIB_RESULTS:-/tmp/gazelib-results}
 LOGS=$GAZELIB_RESULTS/gpu-logs
 export GAZELIB_DATA=$PACK GAZELIB_CACHE=${GAZELIB_CACHE:-/tmp/gazelib-cache} PYTHONUNBUFFERED=1
 export TQDM_MININTERVAL=${TQDM_MININTERVAL:-20}   # the runs' logs show their progress, without filling up
+export PYTHONDONTWRITEBYTECODE=1   # the pack's files stay those its manifest lists (`verify`)
+[ -z "${GAZELIB_REVISION:-}" ] && [ -f "$PACK/MANIFEST.json" ] && GAZELIB_REVISION=$($PY -c \
+  'import json, sys; print(json.load(open(sys.argv[1])).get("code_revision") or "")' "$PACK/MANIFEST.json")
+export GAZELIB_REVISION=${GAZELIB_REVISION:-}
 export PYTHONPATH=$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}
 IFS=, read -r -a ROW_LIST <<< "${ROWS:-}"
 rows_args=(); [ ${#ROW_LIST[@]} -gt 0 ] && rows_args=(--rows "${ROW_LIST[@]}")
@@ -44,7 +52,8 @@ case "${1:-}" in
     GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --continue-on-collection-errors --ignore=tests/test_notebooks.py \
       --ignore=tests/ops/test_exercises.py --ignore=tests/ops/test_book.py -k "not fetch" ;;
   bench)
-    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
+    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}"
+    $PY -m gazelib bench --device "$DEVICE" --lpp --profiles quick "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
   start)
     mkdir -p "$LOGS"
     # shellcheck disable=SC2086
@@ -64,11 +73,11 @@ case "${1:-}" in
     [ -f "$LOGS/finished" ] && echo "all runs finished" || echo "runs still going"
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
     for log in "$LOGS"/*.log; do [ -e "$log" ] && printf '%s: %s\n' "$(basename "$log")" "$(tail -c 300 "$log" | tr '\r' '\n' | tail -n 1)"; done
-    # what this session wrote: records and bench records newer than the run list, and the logs
+    # what this procedure wrote: records and bench records newer than `setup`, and the logs
     (cd "$GAZELIB_RESULTS" && find runs bench -name '*.json' -newer gpu-logs/session-start 2> /dev/null) \
       > "$LOGS/collected.txt" || true
     tar czf "$OUT/gpu-results.tar.gz" -C "$GAZELIB_RESULTS" gpu-logs -T "$LOGS/collected.txt"
     echo "$(wc -l < "$LOGS/collected.txt") records collected"
     ls -la "$OUT" ;;
-  *) sed -n 2,15p "$0"; exit 2 ;;
+  *) sed -n 2,20p "$0"; exit 2 ;;
 esac

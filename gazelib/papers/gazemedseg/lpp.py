@@ -7,7 +7,11 @@ import torch
 import torch.nn.functional as F
 
 
-def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
+#: The two implementations of the same equations (``local_pixel_propagation``'s ``impl``).
+IMPLS = ("loop", "fused")
+
+
+def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int = 2, impl: str = "loop") -> torch.Tensor:
     """Propagate each pixel's feature from its dilated ``kernel x kernel`` neighbourhood.
 
     For pixel i with neighbours j in N(i) (5x5, dilation 2, i itself included)::
@@ -16,12 +20,20 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
         w_ij  = exp(s_ij) / sum_{k in N(i)} exp(s_ik) (softmax over the neighbours)
         f'_i  = sum_{j in N(i)} w_ij f_j
 
-    Vectorised over pixels, looping over the K*K = 25 neighbour offsets: each neighbour map is a
+    ``impl="loop"`` (the default): vectorised over pixels, looping over the K*K = 25 neighbour offsets: each neighbour map is a
     shifted view of the zero-padded feature map (padding ``dilation * (kernel // 2)``). This gives
     exactly what ``F.unfold`` with zero padding gives (and ``local_pixel_propagation_reference``),
     without unfold's 25x copy of the feature map. The gradient is written by hand (``_LPP.backward``):
     autograd through 25 slices allocates and zero-fills a padded gradient per slice, which made LPP
     most of a GazeMedSeg training step at the quick size.
+    ``impl="fused"``: the same equations as a few whole-tensor operations on ``F.unfold``
+    (``_lpp_unfold``): 3 large kernels instead of ~100 small ones (what a GPU may want), at the price
+    of the 25x copy of the feature map. The two agree to float rounding, not always bitwise (the sums
+    run in another order; ``tests/papers/test_networks.py``), so the loop stays the default and the
+    records' numbers stay reproducible. Measured on a shared 2-core CPU (``results/bench/lpp-cpu-*.md``,
+    and an earlier pair of runs): at 224 px the loop is the faster (3-5x in bf16, 1.7x in fp32); at
+    the 64 px slim profile neither wins from one run to the next (fused 0.3x to 1.8x the loop's time).
+    Runs choose with ``lpp_impl``.
     Border: neighbours that fall outside the image are zero vectors, as with zero-padded unfold, so
     they get similarity 0 (weight exp(0) / Z in the softmax) and contribute nothing to the sum; near
     the border the propagated feature is therefore shrunk towards 0 a little.
@@ -32,7 +44,9 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
         raise ValueError(f"LPP expects a (B, C, H, W) feature map, got shape {tuple(feat.shape)}")
     if kernel % 2 != 1:
         raise ValueError(f"LPP kernel must be odd, got {kernel}")
-    return _LPP.apply(feat, kernel, dilation)
+    if impl not in IMPLS:
+        raise ValueError(f"unknown LPP implementation {impl!r}; known: {', '.join(IMPLS)}")
+    return _LPP.apply(feat, kernel, dilation) if impl == "loop" else _lpp_unfold(feat, kernel, dilation)
 
 
 def local_pixel_propagation_reference(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
@@ -55,6 +69,16 @@ def local_pixel_propagation_reference(feat: torch.Tensor, kernel: int = 5, dilat
             pixels.append(sum(w * v for w, v in zip(w_ij, f_j)))                  # f'_i = sum_j w_ij f_j
         images.append(torch.stack(pixels, 1).view(channels, height, width))
     return torch.stack(images)
+
+
+def _lpp_unfold(feat: torch.Tensor, kernel: int, dilation: int) -> torch.Tensor:
+    """LPP on the (B, C, K*K, H*W) neighbour tensor of zero-padded ``F.unfold``; autograd's gradient
+    (unfold's is fold). Per pixel p and neighbour k: s_kp = max(0, sum_c n_ckp f_cp),
+    w_kp = softmax_k s_kp, f'_cp = sum_k w_kp n_ckp."""
+    b, c, h, w = feat.shape
+    neighbours = F.unfold(feat, kernel, dilation=dilation, padding=dilation * (kernel // 2)).view(b, c, kernel * kernel, h * w)
+    weight = (neighbours * feat.reshape(b, c, 1, h * w)).sum(1).clamp_min(0).softmax(dim=1)       # (B, K*K, H*W)
+    return (neighbours * weight.unsqueeze(1)).sum(2).view(b, c, h, w)
 
 
 def _neighbours(padded: torch.Tensor, offsets: list[tuple[int, int]], h: int, w: int) -> list[torch.Tensor]:

@@ -41,7 +41,7 @@ class GazeMedSeg(Method):
         # classifier and LPP work on the output of a linear 1x1 feature conv (MONAI's final_conv)
         first = build_backbone(cfg, in_channels(cfg), 1, final_conv=True)
         nets = [first] + [copy.deepcopy(first) for _ in cfg.levels[1:]]
-        return MultiLevelNet(nets, cfg.cons_mode, cfg.lpp_kernel, cfg.lpp_dilation)
+        return MultiLevelNet(nets, cfg.cons_mode, cfg.lpp_kernel, cfg.lpp_dilation, cfg.lpp_impl)
 
     def loss(self, out, batch, cfg):
         logits = out["logits"]

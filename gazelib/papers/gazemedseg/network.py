@@ -19,17 +19,19 @@ class MultiLevelNet(nn.Module):
     inference needs the plain logits only (prediction = mean of level logits).
     """
 
-    def __init__(self, nets: list[SegNet], cons_mode: str = "prop", lpp_kernel: int = 5, lpp_dilation: int = 2):
+    def __init__(self, nets: list[SegNet], cons_mode: str = "prop", lpp_kernel: int = 5, lpp_dilation: int = 2,
+                 lpp_impl: str = "loop"):
         super().__init__()
         if cons_mode not in CONS_MODES:
             raise ValueError(f"unknown cons_mode {cons_mode!r}; known: {CONS_MODES}")
         self.nets = nn.ModuleList(nets)
-        self.cons_mode, self.lpp_kernel, self.lpp_dilation = cons_mode, lpp_kernel, lpp_dilation
+        self.cons_mode, self.lpp_kernel, self.lpp_dilation, self.lpp_impl = cons_mode, lpp_kernel, lpp_dilation, lpp_impl
 
     def forward(self, x: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         feats = [net.forward_features(x) for net in self.nets]
         out = {"logits": [net.classifier(f) for net, f in zip(self.nets, feats)]}
         if self.training and self.cons_mode == "prop":
-            out["prop_logits"] = [net.classifier(local_pixel_propagation(f, self.lpp_kernel, self.lpp_dilation))
+            out["prop_logits"] = [net.classifier(local_pixel_propagation(f, self.lpp_kernel, self.lpp_dilation,
+                                                                              self.lpp_impl))
                                   for net, f in zip(self.nets, feats)]
         return out

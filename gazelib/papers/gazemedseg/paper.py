@@ -8,6 +8,7 @@ import torch
 from gazelib.core.config import Field, register_fields
 from gazelib.core.methods import register
 from gazelib.core.targets import Target, register_target, resized_maps
+from gazelib.papers.gazemedseg.lpp import IMPLS as LPP_IMPLS
 from gazelib.papers.gazemedseg.method import CONSISTENCY_MODES, GazeMedSeg
 from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, pseudo_masks
 
@@ -27,6 +28,9 @@ register_fields(
     Field("cons_weight", float, 3.0, range=(0, None, True, None)),
     Field("lpp_kernel", int, 5, range=(1, None, True, None)),
     Field("lpp_dilation", int, 2, range=(1, None, True, None)),
+    # how LPP is computed, not what: "loop" (25 shifted views, the records') or "fused" (one unfold;
+    # equal to float rounding, lpp.py); a new key, so in the run id only when set to "fused"
+    Field("lpp_impl", str, "loop", choices=LPP_IMPLS),
 )
 
 
