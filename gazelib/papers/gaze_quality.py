@@ -17,9 +17,9 @@ import pandas as pd
 
 from gazelib.core import files
 from gazelib.gaze import cache
-from gazelib.runs.provenance import git_state
 from gazelib.papers.gazemedseg.pseudo_masks import levels_for, pseudo_masks
 from gazelib.papers.gradtrack.paper import UNDER_ACTIVATION
+from gazelib.runs.provenance import git_state
 
 EPS = 1e-6
 _BATCH = 50   # images read from the cache at a time (bounds memory)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from gazelib.experiments.grids import TRIMMED, Experiment, default_label, grid_overrides
-from gazelib.report.summary import Claim, versus
 from gazelib.papers.gazemedseg.pseudo_masks import levels_for
+from gazelib.report.summary import Claim, versus
 
 #: 1 to 5 levels (``pseudo_masks.LEVELS``: the authors' sets on Kvasir-SEG; on NCI-ISBI only the 2-level
 #: set is theirs), the consistency (none, ``pure``, ``prop``), its weight lambda.

@@ -6,7 +6,6 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-
 #: The two implementations of the same equations (``local_pixel_propagation``'s ``impl``).
 IMPLS = ("loop", "fused")
 

@@ -16,12 +16,11 @@ import copy
 
 import torch
 
-from gazelib.papers.gazemedseg.loss import consistency_loss
 from gazelib.core.losses import bce_with_logits
 from gazelib.core.methods import Method, in_channels, require
-from gazelib.papers.gazemedseg.network import MultiLevelNet
 from gazelib.core.networks import build_backbone
-
+from gazelib.papers.gazemedseg.loss import consistency_loss
+from gazelib.papers.gazemedseg.network import MultiLevelNet
 
 CONSISTENCY_MODES = ("prop", "pure", "none")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gazelib.papers.gazemedseg.lpp import local_pixel_propagation
 from gazelib.core.networks import SegNet
+from gazelib.papers.gazemedseg.lpp import local_pixel_propagation
 
 CONS_MODES = ("prop", "pure", "none")
 

@@ -3,14 +3,12 @@
 dense-CRF refinement, are shared by every paper (``gazelib.gaze``)."""
 from __future__ import annotations
 
-import torch
-
 from gazelib.core.config import Field, register_fields
 from gazelib.core.methods import register
-from gazelib.core.targets import Target, register_target, resized_maps
+from gazelib.core.targets import Target, register_target
 from gazelib.papers.gazemedseg.lpp import IMPLS as LPP_IMPLS
 from gazelib.papers.gazemedseg.method import CONSISTENCY_MODES, GazeMedSeg
-from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, pseudo_masks
+from gazelib.papers.gazemedseg.pseudo_masks import LEVELS, pseudo_mask_tensor
 
 
 def _levels_problem(levels) -> str | None:
@@ -34,12 +32,6 @@ register_fields(
 )
 
 
-def _pseudo_masks(dataset, ids, cfg) -> torch.Tensor:
-    """uint8 (N, L, S, S): channel l is the resized soft CRF map >= ``cfg.levels[l]`` (resize, then threshold)."""
-    resized = resized_maps(dataset, ids, cfg, "crf")
-    return torch.stack([torch.from_numpy(pseudo_masks(resized[i], cfg.levels)).to(torch.uint8) for i in ids])
-
-
-register_target(Target("pseudo_masks", _pseudo_masks, binary=True, channels=lambda cfg: len(cfg.levels),
+register_target(Target("pseudo_masks", lambda dataset, ids, cfg: pseudo_mask_tensor(dataset, ids, cfg, cfg.levels), binary=True, channels=lambda cfg: len(cfg.levels),
                        params=lambda cfg: {"sigma": cfg.sigma, "levels": list(cfg.levels)}))
 GAZEMEDSEG = register(GazeMedSeg())

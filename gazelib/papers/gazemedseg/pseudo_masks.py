@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from gazelib.core.targets import resized_maps
+
 
 # Threshold levels, LEVELS[dataset][number of levels]. Kvasir-SEG: all five sets are the GazeMedSeg
 # authors' (configs/static.py, KVASIR_LEVEL_CONFIGS). NCI-ISBI: the authors give only the 2-level set
@@ -36,3 +40,10 @@ def pseudo_masks(crf: np.ndarray, levels) -> np.ndarray:
     """``M_l = [C >= t_l]`` for each level t_l: bool (L, H, W)."""
     levels = np.asarray(levels, dtype=np.float64).reshape(-1, 1, 1)
     return np.asarray(crf)[None] >= levels
+
+
+def pseudo_mask_tensor(dataset, ids, cfg, levels) -> torch.Tensor:
+    """uint8 (N, L, S, S) training tensor: the soft CRF map resized to ``cfg.image_size`` (bilinear, no
+    antialiasing), then ``>= level`` for each level (the authors' order: resize, then threshold)."""
+    resized = resized_maps(dataset, ids, cfg, "crf")
+    return torch.stack([torch.from_numpy(pseudo_masks(resized[i], levels)).to(torch.uint8) for i in ids])

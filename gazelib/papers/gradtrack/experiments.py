@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from gazelib.experiments.grids import TRIMMED, Experiment, default_label, grid_overrides
-from gazelib.report.summary import Claim, chain, versus
 from gazelib.papers.gradtrack.method import COMPONENTS
+from gazelib.report.summary import Claim, chain, versus
 
 TABLE2 = [
     Experiment("Truncation w/o", "gradtrack", ("truncation=none",)),

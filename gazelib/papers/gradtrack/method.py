@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 
-from gazelib.papers.gradtrack.loss import gtmg_loss
 from gazelib.core.losses import dice_ce_loss, fg_logit
 from gazelib.core.methods import Method, in_channels, require
-from gazelib.papers.gradtrack.track_attention import GradTrackNet
-from gazelib.papers.gradtrack.track_maps import RATIOS
 from gazelib.core.networks import build_backbone
 from gazelib.data.base import DATASETS
+from gazelib.papers.gradtrack.loss import gtmg_loss
+from gazelib.papers.gradtrack.track_attention import GradTrackNet
+from gazelib.papers.gradtrack.track_maps import RATIOS
 
 RATIO_CHANNEL = {f"{r * 100:g}": k for k, r in enumerate(RATIOS)}   # "50" -> channel 0, ...
 COMPONENTS = (1, 2, 3, 4)   # Fig. 4(a): the components a run keeps (config key ``components``)

@@ -7,9 +7,9 @@ import torch
 
 from gazelib.core.config import Field, register_fields
 from gazelib.core.methods import register
-from gazelib.core.targets import Target, register_target, resized_maps
+from gazelib.core.targets import Target, register_target
 from gazelib.gaze.cache import GazeKind, gaze_maps, register_kind
-from gazelib.papers.gazemedseg.pseudo_masks import pseudo_masks
+from gazelib.papers.gazemedseg.pseudo_masks import pseudo_mask_tensor
 from gazelib.papers.gradtrack import track_maps
 from gazelib.papers.gradtrack.method import COMPONENTS, GradTrack
 from gazelib.papers.gradtrack.track_attention import LOCATIONS
@@ -44,20 +44,15 @@ register_kind(GazeKind(
     (track_maps,), deflate=True))
 
 
-def _conservative_mask(dataset, ids, cfg) -> torch.Tensor:
-    """uint8 (N, 1, S, S): the resized soft CRF map >= ``cfg.under_threshold``."""
-    resized = resized_maps(dataset, ids, cfg, "crf")
-    return torch.stack([torch.from_numpy(pseudo_masks(resized[i], (cfg.under_threshold,))).to(torch.uint8)
-                        for i in ids])
-
-
 def _track(dataset, ids, cfg) -> torch.Tensor:
     """float32 (N, 3, S, S): the track maps G^r, r = 50 %, 75 %, 100 %, on the S x S training grid."""
     maps = gaze_maps(dataset, "track", ids, cfg=cfg, size=cfg.image_size)
     return torch.stack([torch.from_numpy(np.asarray(maps[i])) for i in ids])
 
 
-register_target(Target("conservative_mask", _conservative_mask, binary=True,
+register_target(Target("conservative_mask",   # uint8 (N, 1, S, S): GazeMedSeg's pseudo-mask at 0.7
+                       lambda dataset, ids, cfg: pseudo_mask_tensor(dataset, ids, cfg, (cfg.under_threshold,)),
+                       binary=True,
                        params=lambda cfg: {"sigma": cfg.sigma, "under_threshold": cfg.under_threshold}))
 register_target(Target("track", _track, channels=lambda cfg: len(track_maps.RATIOS),
                        params=lambda cfg: {"beta": cfg.beta, "tau": cfg.tau, "truncation": cfg.truncation,

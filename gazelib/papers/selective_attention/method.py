@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from gazelib.core.losses import bce_with_logits, dice_loss
 from gazelib.core.methods import Method, in_channels, require
-from gazelib.papers.selective_attention.network import GAZE_SCALE, SANSegNet
 from gazelib.core.networks import build_backbone
+from gazelib.papers.selective_attention.network import GAZE_SCALE, SANSegNet
 
 
 def area_resize(t, size):
