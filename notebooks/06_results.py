@@ -44,7 +44,7 @@ from gazelib.papers.baselines import soft_labels
 from gazelib.data.datasets import load_dataset
 from gazelib.report.differences import show_differences
 from gazelib.experiments.grids import run_grid
-from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons, table1_layout
+from gazelib.papers.table1 import paper_dice, table1_claims, table1_comparisons, table1_grid, table1_layout
 from gazelib.ops.readme import README_PROFILE, update_readme
 from gazelib.report.plots import label_points, save_figure, show_image, show_map, show_mask
 from gazelib.report.tables import readable, write_table
@@ -52,7 +52,7 @@ from gazelib.runs.records import qualitative_masks
 from gazelib.gaze.cache import gaze_maps
 from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
 
-runs = run_grid(TABLE1, profile, dataset, seeds, device, train=train)
+runs = run_grid(table1_grid(profile), profile, dataset, seeds, device, train=train)
 measured = summarize(runs, compare=table1_comparisons(), paper=paper_dice(dataset, "Table 1"))
 
 # %% [markdown]

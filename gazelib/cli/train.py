@@ -25,9 +25,17 @@ def add_commands(subparsers) -> None:
                        help="train again even if a record exists (e.g. after editing the method's code)")
     train.set_defaults(func=_train)
 
-    evaluate = subparsers.add_parser("eval", help="re-evaluate a trained run on its test images",
-                                     description="Re-evaluate a checkpoint; prints the summary as JSON.")
-    evaluate.add_argument("--run", required=True, help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate = subparsers.add_parser(
+        "eval", help="re-evaluate a trained run on its test images; --rescore: add pixel counts to old records",
+        description="Re-evaluate a checkpoint (--run); prints the summary as JSON. With --rescore RECORD...: add "
+                    "each test image's true/false positive and false negative pixel counts to records written "
+                    "before records kept them, from their checkpoints, keeping run id and scores (checked to "
+                    "reproduce); lists the records that cannot be rescored (no checkpoint). Exit code 1 when a "
+                    "checkpoint does not give its record's scores back.")
+    evaluate.add_argument("records", nargs="*", metavar="RECORD",
+                          help="with --rescore: run record files or folders of them (e.g. results/runs)")
+    evaluate.add_argument("--run", help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate.add_argument("--rescore", action="store_true", help="add pixel counts to the records given")
     evaluate.add_argument("--device", default=None, help="cpu | cuda (default: the run's)")
     evaluate.add_argument("--scores", action="store_true", help="also print the per-image scores")
     evaluate.set_defaults(func=_eval)
@@ -48,11 +56,38 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from gazelib.core.evaluate import evaluate_checkpoint
 
+    if args.rescore or args.records:
+        if not (args.rescore and args.records) or args.run:
+            raise SystemExit("gazelib eval: give either --run RUN, or --rescore RECORD...")
+        return _rescore(args.records, args.device)
+    if not args.run:
+        raise SystemExit("gazelib eval: give --run RUN (or --rescore RECORD...)")
     result = evaluate_checkpoint(args.run, device=args.device)
     if not args.scores:
         result.pop("scores")
     print(json.dumps(result, indent=1))
     return 0
+
+
+def _rescore(names: list[str], device: str | None) -> int:
+    from tqdm.auto import tqdm
+
+    from gazelib.core.evaluate import CannotRescore, rescore_record
+    from gazelib.runs.records import record_files
+
+    done, had, cannot, failed = [], [], [], []
+    for path in tqdm(record_files(names), desc="rescore", unit="record"):
+        try:
+            (done if rescore_record(path, device=device) else had).append(path)
+        except CannotRescore as why:
+            cannot.append(str(why))
+        except ValueError as why:
+            failed.append(str(why))
+    print(f"{len(done)} record(s) rescored, {len(had)} had pixel counts already, {len(cannot)} cannot be "
+          f"rescored, {len(failed)} failed")
+    for line in [*(f"cannot rescore: {why}" for why in cannot), *(f"FAILED: {why}" for why in failed)]:
+        print(line)
+    return 1 if failed else 0
 
 
 RERUN_DESCRIPTION = ("Train run records again from their stored config into another results folder and "

@@ -125,7 +125,10 @@ def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
 
 
 def check_same_config(saved: dict, cfg: Config, where: Path) -> None:
-    saved, wanted = _comparable(saved), _comparable(cfg.to_dict())
+    """``saved`` (a record's or checkpoint's config) is ``cfg``; a key declared after it was written
+    (not in ``HASHED_ALWAYS``) and absent from it had its default then, as its run id says."""
+    later = {k: f.default for k, f in FIELDS.items() if k not in HASHED_ALWAYS and k not in saved}
+    saved, wanted = _comparable({**later, **saved}), _comparable(cfg.to_dict())
     diff = {k: (saved.get(k), wanted.get(k)) for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k)}
     if diff:
         raise ValueError(f"{where} was made with a different config (saved vs requested: {diff}); "
