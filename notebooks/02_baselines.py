@@ -153,6 +153,19 @@ write_table(table, f"02_baselines_{dataset}_{profile}")
 readable(table)
 
 # %% [markdown]
+# Beside the measured Dice: the target ceiling of each baseline.
+# Each training target itself is scored against the truth on the test images at this profile's
+# size (brought to each image's resolution as a prediction is), per image (`dice_mean`), pooled
+# over images, and for small and large polyps apart: what a network that reproduced its target
+# exactly would score. Lesson 06 computes the table
+# (`gazelib.papers.target_ceilings`) and puts it beside every Table 1 row in the gap ledger.
+
+# %%
+from gazelib.papers.target_ceilings import ceilings_view
+
+ceilings_view(dataset, profile, ("full", "vam", "vam_crf"))
+
+# %% [markdown]
 # Mean Dice over seeds (bars, one dot per seed) against the value quoted from GradTrack's
 # Table 1 (red); a star over a bar marks a significant paired difference from the row below it
 # in the papers' ordering. Under the `quick` and `smoke` profiles the networks are small and

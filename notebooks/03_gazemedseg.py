@@ -218,6 +218,19 @@ save_figure(fig, f"03_gazemedseg_ablations_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
+# Beside the measured Dice: the target ceiling of GazeMedSeg (one row per pseudo-mask level).
+# Each training target itself is scored against the truth on the test images at this profile's
+# size (brought to each image's resolution as a prediction is), per image (`dice_mean`), pooled
+# over images, and for small and large polyps apart: what a network that reproduced its target
+# exactly would score. Lesson 06 computes the table
+# (`gazelib.papers.target_ceilings`) and puts it beside every Table 1 row in the gap ledger.
+
+# %%
+from gazelib.papers.target_ceilings import ceilings_view
+
+ceilings_view(dataset, profile, ("gazemedseg",))
+
+# %% [markdown]
 # ## 4. What the runs learned
 #
 # The training loss of every run (each record keeps it), and the predictions of each variant

@@ -246,6 +246,19 @@ save_figure(fig, f"04_gradtrack_predictions_{dataset}_{profile}")
 plt.show()
 
 # %% [markdown]
+# Beside the measured Dice: the target ceiling of GradTrack (the CRF mask, the track band, and their union).
+# Each training target itself is scored against the truth on the test images at this profile's
+# size (brought to each image's resolution as a prediction is), per image (`dice_mean`), pooled
+# over images, and for small and large polyps apart: what a network that reproduced its target
+# exactly would score. Lesson 06 computes the table
+# (`gazelib.papers.target_ceilings`) and puts it beside every Table 1 row in the gap ledger.
+
+# %%
+from gazelib.papers.target_ceilings import ceilings_view
+
+ceilings_view(dataset, profile, ("gradtrack",))
+
+# %% [markdown]
 # What the trained TA modules see: for the full design (\#4), the track map each TA module is
 # taught by and its foreground prediction $P^h_{fg}$, on test images. This needs the run's
 # checkpoint (written by training, not committed): with records only, train afresh to see it.

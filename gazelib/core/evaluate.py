@@ -50,8 +50,14 @@ def predicted_masks(model, method, dataset, ids: list[str], cfg: Config):
     logits = predict_logits(model, method, images, cfg, device)
     for image_id, logit in zip(ids, logits):
         truth = np.asarray(dataset.mask(image_id), dtype=bool)
-        full = F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
-        yield image_id, (full > 0).numpy(), truth
+        yield image_id, at_own_resolution(logit, truth.shape), truth
+
+
+def at_own_resolution(logit: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+    """The boolean mask of a (1, S, S) logit map at an image's own ``shape``: upsampled bilinearly,
+    thresholded at 0 (sigmoid 0.5)."""
+    full = F.interpolate(logit[None].float(), size=shape, mode="bilinear", align_corners=False)[0, 0]
+    return (full > 0).numpy()
 
 
 def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0):
