@@ -23,7 +23,16 @@ from gazelib.report.tables import write_table
 from gazelib.runs.records import has_counts, read_record
 
 COLUMNS = ["row", "paper", "measured", "ci_low", "ci_high", "seeds", "pooled", "best_on_test_OPTIMISTIC",
-           "best_iteration", "ceiling", "ceiling_target", "paper_scale", "missing", "reading"]
+           "best_iteration", "ceiling", "ceiling_target", "paper_scale", "paper_scale_seeds", "missing", "reading"]
+
+
+NO_COUNTS = "pooled: records without pixel counts"
+NO_TRAJECTORY = "best-on-test: no test evaluations during training"
+#: What each missing part means and how to fill it (said once, under the table).
+WHY = {NO_COUNTS: "records written before per-image pixel counts were kept: `gazelib eval --rescore` fills them "
+                  "where the run's checkpoint is kept, else retrain",
+       NO_TRAJECTORY: "runs trained with test_every=0 (and selection=final) kept no test-Dice trajectory: retrain "
+                      "with the profile's Table 1 grid (`table1_grid`)"}
 
 
 def best_on_test(record) -> tuple[float, int] | None:
@@ -47,10 +56,9 @@ def row_values(records: list) -> dict:
     best = [best_on_test(r) for r in records]
     missing = []
     if None in pooled:
-        missing.append("pooled: its records keep no pixel counts (written before they were kept; "
-                       "`gazelib eval --rescore` with the checkpoints, or retrain)")
+        missing.append(NO_COUNTS)
     if None in best:
-        missing.append("best-on-test: its runs made no test evaluations during training (test_every=0)")
+        missing.append(NO_TRAJECTORY)
     return {"pooled": _mean(pooled), "best_on_test_OPTIMISTIC": _mean([100 * b[0] if b else None for b in best]),
             "best_iteration": ", ".join(str(b[1]) for b in best) if None not in best else "",
             "missing": "; ".join(missing)}
@@ -77,8 +85,8 @@ def reading(row: dict, profile: str) -> str:
                      f"images; the paper's value is {abs(row['paper'] - row['ceiling']):.1f} {side} that ceiling, "
                      f"ours {row['measured'] - row['ceiling']:+.1f} from it.")
     if not math.isnan(row["paper_scale"]):
-        parts.append(f"At `paper` scale: {f(row['paper_scale'])} ({row['paper_scale'] - row['paper']:+.1f} from the "
-                     f"paper).")
+        parts.append(f"At `paper` scale: {f(row['paper_scale'])} ({row['paper_scale_seeds']} seed(s), "
+                     f"{row['paper_scale'] - row['paper']:+.1f} from the paper).")
     if row["missing"]:
         parts.append(f"Missing: {row['missing']}.")
     return " ".join(parts)
@@ -111,7 +119,11 @@ def gap_ledger(runs: pd.DataFrame, measured: pd.DataFrame, paper: pd.Series, pro
         row = {"row": m.label, "paper": float(paper[m.label]), "measured": float(m.dice_mean),
                "ci_low": float(m.dice_ci_low), "ci_high": float(m.dice_ci_high), "seeds": int(m.seeds),
                **row_values(records), "ceiling": ceiling, "ceiling_target": target,
-               "paper_scale": 100 * float(scale.dice.mean()) if len(scale) else math.nan}
+               "paper_scale": 100 * float(scale.dice.mean()) if len(scale) else math.nan,
+               "paper_scale_seeds": len(scale)}
+        if len(scale):   # what the paper-scale records lack, said beside the row's own
+            lacking = row_values([read_record(path) for path in scale.record])["missing"]
+            row["missing"] = "; ".join(filter(None, [row["missing"], lacking and f"paper scale: {lacking}"]))
         row["reading"] = reading(row, profile)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -130,7 +142,10 @@ def ledger_markdown(table: pd.DataFrame, title: str) -> str:
     lines += ["", "Dice in percent. `measured`: final checkpoint, mean per-image Dice, mean over seeds (CI: 95 % "
               "bootstrap over test images). `pooled`: the same runs, pixels pooled over the test images. "
               "`best_on_test_OPTIMISTIC`: the best test evaluation during training (the test set picks the "
-              "checkpoint). `ceiling`: the best of the row's training targets scored itself on the test images.", ""]
+              "checkpoint). `ceiling`: the best of the row's training targets scored itself on the test images "
+              "(`target_ceilings`). `paper_scale`: the `paper` profile's records, where they exist.", ""]
+    lines += [f"Missing {what.split(':')[0]} ({what.split(': ')[1]}): {why}." for what, why in WHY.items()
+              if table.missing.str.contains(what, regex=False).any()] + [""]
     lines += [f"* {text}" for text in table.reading]
     return "\n".join(lines) + "\n"
 

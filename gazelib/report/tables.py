@@ -11,7 +11,8 @@ from gazelib.core.paths import results_root
 from gazelib.report.stats import format_p
 
 UNITS = {"dice_mean": "%", "dice_std": "%", "dice_ci_low": "%", "dice_ci_high": "%", "delta": "%", "iou_mean": "%",
-         "hd95_mean": "px", "paper_dice": "%"}
+         "hd95_mean": "px", "paper_dice": "%", "dice_pooled": "%", "iou_pooled": "%", "median_area": "px",
+         **{f"{size}_{kind}_dice": "%" for size in ("small", "large") for kind in ("mean", "pooled")}}
 
 
 def readable(df):

@@ -37,7 +37,8 @@ def table():
     ceilings = pd.DataFrame({"method": ["full", "full", "vam", "vam", "full"], "split": ["test"] * 4 + ["train"],
                              "size": [64, 64, 64, 224, 64], "target": ["t1", "t2", "v", "v", "t3"],
                              "dice_mean": [98.0, 90.0, 74.0, 99.0, 99.5]})
-    paper_scale = pd.DataFrame({"label": ["A"], "dice": [0.85]})
+    p0 = _write("full", 7, {"x": {"dice": 0.5, "iou": 0.25, "hd95": 3.0}, "y": {"dice": 1.0, "iou": 1.0, "hd95": 0.0}})
+    paper_scale = pd.DataFrame({"label": ["A"], "dice": [0.85], "record": [p0]})
     return ledger.gap_ledger(runs, measured, pd.Series({"A": 80.0, "B": 70.0}), "laptop", 64, ceilings, paper_scale)
 
 
@@ -47,10 +48,13 @@ def test_ledger_values_by_hand(table):
     assert a.pooled == pytest.approx(100 * (76 / 90 + 20 / 30) / 2)
     assert a.best_on_test_OPTIMISTIC == pytest.approx(100 * (0.7 + 0.9) / 2) and a.best_iteration == "2, 1"
     assert (a.ceiling, a.ceiling_target) == (98.0, "t1")                   # the best target, test split, size 64
-    assert a.paper_scale == pytest.approx(85.0) and a.missing == ""
+    assert a.paper_scale == pytest.approx(85.0)
+    assert a.missing == ("paper scale: pooled: records without pixel counts; best-on-test: no test evaluations "
+                         "during training")                                  # what the paper-scale record lacks
+    assert a.paper_scale_seeds == 1 and b.paper_scale_seeds == 0
     assert math.isnan(b.pooled) and math.isnan(b.best_on_test_OPTIMISTIC) and math.isnan(b.paper_scale)
     assert (b.ceiling, b.ceiling_target) == (74.0, "v")
-    assert "no pixel counts" in b.missing and "no test evaluations during training" in b.missing
+    assert b.missing == "pooled: records without pixel counts; best-on-test: no test evaluations during training"
 
 
 def test_readings_are_written_from_the_numbers(table):
@@ -61,8 +65,8 @@ def test_readings_are_written_from_the_numbers(table):
     assert "(OPTIMISTIC: the test set picks the checkpoint) gives 80.0 (+20.0)" in a
     assert "Its training target (t1) itself scores 98.0 on the test images; the paper's value is 18.0 below that " \
            "ceiling, ours -38.0 from it." in a
-    assert "At `paper` scale: 85.0 (+5.0 from the paper)." in a
-    assert "Pooling" not in b and "OPTIMISTIC" not in b and "Missing: pooled: its records keep no pixel counts" in b
+    assert "At `paper` scale: 85.0 (1 seed(s), +5.0 from the paper)." in a
+    assert "Pooling" not in b and "OPTIMISTIC" not in b and "Missing: pooled: records without pixel counts" in b
 
 
 def test_written_ledger_shows_a_dash_where_records_cannot_give_a_value(table):
@@ -70,5 +74,6 @@ def test_written_ledger_shows_a_dash_where_records_cannot_give_a_value(table):
     assert csv.name == "gap_ledger_kvasir_laptop.csv" and md.name == "gap_ledger_kvasir_laptop.md"
     text = md.read_text()
     row_b = next(line for line in text.splitlines() if line.startswith("| B |"))
-    assert row_b.startswith("| B | 70.0 | 75.0 | 70.0 | 80.0 | 1 | — | — | — | 74.0 | v | — |")
+    assert row_b.startswith("| B | 70.0 | 75.0 | 70.0 | 80.0 | 1 | — | — | — | 74.0 | v | — | 0 |")
+    assert "Missing pooled (records without pixel counts): records written before per-image pixel counts" in text
     assert pd.read_csv(csv).pooled.isna().tolist() == [False, True]
