@@ -166,6 +166,9 @@ def test_06_results(mirror, shared_cache, tmp_path, monkeypatch):
     assert table1[table1.source.str.startswith("quoted")].method.tolist() == [
         "PointSup", "AGMM", "AGMM", "USTM", "DMPLS", "BoxInst", "BoxTeacher"]
     assert {"06_qualitative_kvasir_smoke.png", "06_measured_vs_paper_kvasir_smoke.png"} <= _figures(tmp_path, "06_")
+    ledger = _table(tmp_path, "gap_ledger_kvasir_smoke")   # smoke runs score the test split only at the end
+    assert ledger.row.tolist() == measured.method.tolist() and ledger.best_on_test_OPTIMISTIC.isna().all()
+    assert ledger.pooled.notna().all() and ledger.ceiling.notna().all()
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

@@ -114,7 +114,8 @@ def gap_ledger(runs: pd.DataFrame, measured: pd.DataFrame, paper: pd.Series, pro
             continue
         mine = runs[runs.label == m.label]
         records = [read_record(path) for path in mine.record]
-        scale = paper_scale[paper_scale.label == m.label] if paper_scale is not None else pd.DataFrame()
+        scale = paper_scale[paper_scale.label == m.label] if paper_scale is not None and len(paper_scale) \
+            else pd.DataFrame()
         ceiling, target = ceiling_of(ceilings, mine.method.iloc[0], size)
         row = {"row": m.label, "paper": float(paper[m.label]), "measured": float(m.dice_mean),
                "ci_low": float(m.dice_ci_low), "ci_high": float(m.dice_ci_high), "seeds": int(m.seeds),

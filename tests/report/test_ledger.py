@@ -77,3 +77,12 @@ def test_written_ledger_shows_a_dash_where_records_cannot_give_a_value(table):
     assert row_b.startswith("| B | 70.0 | 75.0 | 70.0 | 80.0 | 1 | — | — | — | 74.0 | v | — | 0 |")
     assert "Missing pooled (records without pixel counts): records written before per-image pixel counts" in text
     assert pd.read_csv(csv).pooled.isna().tolist() == [False, True]
+
+
+def test_no_paper_scale_records_leave_the_column_empty(table):
+    runs = pd.DataFrame({"label": ["B"], "method": ["vam"], "seed": [0], "record": [
+        _write("vam", 3, {"x": {"dice": 0.5, "iou": 0.25, "hd95": 3.0}, "y": {"dice": 1.0, "iou": 1.0, "hd95": 0.0}})]})
+    measured = pd.DataFrame({"label": ["B"], "dice_mean": [75.0], "dice_ci_low": [70.0], "dice_ci_high": [80.0],
+                             "seeds": [1]})
+    alone = ledger.gap_ledger(runs, measured, pd.Series({"B": 70.0}), "smoke", 64, None, pd.DataFrame())
+    assert math.isnan(alone.paper_scale.iloc[0]) and math.isnan(alone.ceiling.iloc[0])   # run_grid found none
