@@ -234,6 +234,7 @@ fig = predictions_vs_truth(results["levels"], ds)
 save_figure(fig, f"03_gazemedseg_predictions_{dataset}_{profile}")
 plt.show()
 
+# %% [markdown]
 # ## 5. What the measurements say about the paper's claims
 #
 # The paper argues for its choices (2 levels, `prop` consistency, $\lambda = 3$) by showing each

@@ -262,6 +262,7 @@ else:
     save_figure(fig, f"04_gradtrack_ta_outputs_{dataset}_{profile}")
     plt.show()
 
+# %% [markdown]
 # ## 7. What the measurements say about the paper's claims
 #
 # GradTrack argues for its design with Table 2 (its choice beats every variant), Fig. 4(a) (each

@@ -263,6 +263,7 @@ fig = predictions_vs_truth(smallest, ds)
 save_figure(fig, f"05_selective_attention_predictions_{dataset}_{profile}")
 plt.show()
 
+# %% [markdown]
 # ### What the measurements say about the paper's claims
 #
 # The paper finds `ours` above the backbone and above every other variant at every data ratio.

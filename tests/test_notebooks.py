@@ -3,6 +3,7 @@ produces what it promises (records, tables, figures). Pairs .py/.ipynb must stay
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jupytext
@@ -25,6 +26,18 @@ def test_pair_in_sync(source: Path):
         f"{source.name} and {paired.name} differ: run `make notebooks`")
     outputs = [o for c in json.loads(paired.read_text())["cells"] for o in c.get("outputs", [])]
     assert not outputs, f"{paired.name} is committed with outputs"
+
+
+HEADING = re.compile(r"# #+ ")   # a markdown heading written as a comment, e.g. "# ## 5. Results"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_no_markdown_heading_in_a_code_cell(source: Path):
+    """A heading left in a code cell (its ``# %% [markdown]`` marker missing, at the cell's start or
+    after its code) renders as a comment, not as a section of the lesson."""
+    stray = [line for cell in jupytext.read(source).cells if cell.cell_type == "code"
+             for line in cell.source.splitlines() if HEADING.match(line)]
+    assert not stray, f"{source.name}: markdown headings in code cells (add `# %% [markdown]`): {stray}"
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """``gazelib gpu pack | verify | prepare | commands``: Table 1 on an offline GPU machine (``gazelib/ops/gpu.py``,
-tools/gpu/session.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
+tools/gpu/steps.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
 from __future__ import annotations
 
 import shlex
@@ -36,7 +36,7 @@ def _cmd_prepare(args) -> int:
 
 def _cmd_commands(args) -> int:
     from gazelib.ops.gpu import table_runs
-    """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/session.sh)."""
+    """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/steps.sh)."""
     for run in table_runs(args.profile, args.dataset, args.seeds, args.rows):
         extra = [a for o in args.set for a in ("--set", o)]
         log = f"{run['label']}-s{run['seed']}".replace(" ", "_")
@@ -45,7 +45,7 @@ def _cmd_commands(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on an offline GPU machine (tools/gpu/session.sh)",
+    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on an offline GPU machine (tools/gpu/steps.sh)",
                                 description=__doc__.splitlines()[0].replace("``", "`"))
     commands = gpu.add_subparsers(dest="gpu_command", required=True)
     p = commands.add_parser("pack", help="write the GPU pack (committed code + data + pydensecrf2 sources + manifest)")
