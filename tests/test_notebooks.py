@@ -159,7 +159,7 @@ def test_05_selective_attention(mirror, shared_cache, tmp_path, monkeypatch):
     assert runs == {(v, f) for v in ("backbone", "gaze_head", "san_concat", "ours_gaze", "ours")
                     for f in (0.2, 0.3, 0.5, 0.7)}
     table = _table(tmp_path, "05_selective_attention_kvasir_smoke")
-    assert table[table.ratio == 0.2].label.tolist() == ["Backbone", "+gaze*", "+SAN*", "ours-gaze", "ours"]
+    assert table[table.ratio == 0.2].label.tolist() == ["Backbone", "+gaze head", "+SAN concat", "ours-gaze", "ours"]
     assert len(table) == 20
     _has_uncertainty(table)
     assert table[table.label == "ours"].vs.tolist() == [f"Backbone ({r:g})" for r in (0.2, 0.3, 0.5, 0.7)]
