@@ -4,7 +4,7 @@
 PYTHON      ?= python3
 VENV        ?= .venv
 BIN         := $(VENV)/bin
-# CPU build by default (lies on the CI machines' disk). On a GPU machine choose a CUDA build, e.g.
+# CPU build by default (the smaller download; lessons and tests need no GPU). On a GPU machine choose a CUDA build, e.g.
 #   make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu130
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=

@@ -53,7 +53,7 @@ from gazelib.core.config import preset_for
 from gazelib.core.methods import get_method
 from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
-from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 
 preset = preset_for(profile, dataset)
 print(make_config("full", dataset=dataset, preset=preset))
@@ -167,14 +167,15 @@ ceilings_view(dataset, profile, ("full", "vam", "vam_crf"))
 
 # %% [markdown]
 # Mean Dice over seeds (bars, one dot per seed) against the value quoted from GradTrack's
-# Table 1 (red); a star over a bar marks a significant paired difference from the row below it
-# in the papers' ordering. Under the `quick` and `smoke` profiles the networks are small and
-# trained briefly on small images, so the gap to the paper is expected; the ordering is the lesson.
+# Table 1 (red); under a bar's name, its paired test against the row below it in the papers'
+# ordering (* p<0.05, ** p<0.01, *** p<0.001, n.s. not significant). Under the `quick` and
+# `smoke` profiles the networks are small and trained briefly on small images, so the gap to the
+# paper is expected; the ordering is the lesson.
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
 bar_with_reference(runs.assign(dice=runs.dice * 100), "label", "dice", table.set_index("label")["paper_dice"], ax=ax,
-                   title=f"Baselines on {dataset} ({profile})", markers=markers(table))
+                   title=f"Baselines on {dataset} ({profile})", table=table)
 ax.set_ylabel("Dice (%)")
 save_figure(fig, f"02_baselines_{dataset}_{profile}")
 plt.show()

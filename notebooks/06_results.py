@@ -37,6 +37,8 @@ check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 import numpy as np
@@ -49,7 +51,7 @@ from gazelib.papers.table1 import paper_dice, table1_claims, table1_comparisons,
 from gazelib.ops.readme import README_PROFILE, update_readme
 from gazelib.papers import target_ceilings
 from gazelib.report.ledger import gap_ledger, ledger_markdown, write_gap_ledger
-from gazelib.report.plots import label_points, save_figure, show_image, show_map, show_mask
+from gazelib.report.plots import SIGNIFICANCE_KEY, label_points, save_figure, show_image, show_map, show_mask
 from gazelib.report.tables import readable, write_table
 from gazelib.runs.records import qualitative_masks
 from gazelib.gaze.cache import gaze_maps
@@ -95,14 +97,17 @@ show_verdicts(verdicts)
 # %%
 fig, ax = plt.subplots(figsize=(5, 5))
 interval = [measured.dice_mean - measured.dice_ci_low, measured.dice_ci_high - measured.dice_mean]
-ax.errorbar(measured.paper_dice, measured.dice_mean, yerr=interval, fmt="o")
+ax.errorbar(measured.paper_dice, measured.dice_mean, yerr=interval, fmt="o",
+            label="measured: mean over seeds,\nbar: 95 % bootstrap CI over test images")
 significance = markers(measured)
 lo = np.nanmin([measured.paper_dice.min(), measured.dice_mean.min()]) - 5
-ax.plot([lo, 100], [lo, 100], "--", color="grey", lw=0.8)
+ax.plot([lo, 100], [lo, 100], "--", color="grey", lw=0.8, label="measured = paper")
+ax.legend(loc="upper left", fontsize=8)
 label_points(ax, measured.paper_dice, measured.dice_mean,
              [f"{row.label} {significance.get(row.label, '')}".strip() for _, row in measured.iterrows()])
-ax.set_xlabel("paper Dice (%) — quoted")
-ax.set_ylabel(f"measured Dice (%) — {profile}")
+ax.set_xlabel("paper Dice (%), quoted\n" + textwrap.fill(f"after each name: {SIGNIFICANCE_KEY} vs the row below "
+                                                          "in the papers' ordering", 60), fontsize=9)
+ax.set_ylabel(f"measured Dice (%), {profile}")
 ax.set_title(f"Table 1 on {dataset}")
 save_figure(fig, f"06_measured_vs_paper_{dataset}_{profile}")
 plt.show()

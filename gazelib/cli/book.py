@@ -9,14 +9,14 @@ from gazelib.core.paths import REPO_ROOT
 
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser("book", help="build the executed lessons and the results into a static HTML site",
-                              description=__doc__.splitlines()[0].replace("``", "`"))
+                              description=__doc__.splitlines()[0].replace("``", ""))
     p.add_argument("--profile", default="smoke", choices=PROFILES,
                    help="which executed lessons: smoke (executed here when reports/ lacks them), quick, laptop or paper "
-                        "(from `make reproduce PROFILE=...`)")
+                        "(from make reproduce PROFILE=...)")
     p.add_argument("--out", type=Path, default=None,
                    help="build folder (site in OUT/html; default _build/book)")
     p.add_argument("--reports", type=Path, default=REPO_ROOT / "reports",
-                   help="where `make reproduce` wrote the executed notebooks")
+                   help="where make reproduce wrote the executed notebooks")
     p.add_argument("--check", action="store_true",
                    help="then open every page in headless Chromium: pages load, equations render, figures "
                         "load, internal links resolve")

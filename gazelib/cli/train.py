@@ -10,14 +10,19 @@ from gazelib.core.config import PRESETS, PROFILES
 
 def add_commands(subparsers) -> None:
     train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
-                                  description="Train METHOD; prints the path of the run record.")
+                                  description="Train METHOD; prints the path of the run record, then one line: the "
+                                              "method, its Dice (mean over the test images, 95 % bootstrap "
+                                              "interval) and the wall time the record holds.")
     train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
-    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
+    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"],
+                       help="kvasir (Kvasir-SEG, fetched by gazelib data fetch) or nci_isbi (prepared by "
+                            "gazelib data prepare-nci-isbi); default: kvasir")
     train.add_argument("--profile", default="quick", choices=PROFILES,
-                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (live demo, CPU), "
+                       help="the size of the run, as for gazelib reproduce: smoke (CI), quick (live demo, CPU), "
                             "laptop (every image, near the papers, CPU), paper (the papers' settings for --dataset)")
     train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="random seed of the initialisation, the data order and the augmentation; default: 0")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set backbone=nnunet")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -49,8 +54,25 @@ def _train(args: argparse.Namespace) -> int:
 
     preset = args.preset or preset_for(args.profile, args.dataset)
     cfg = make_config(args.method, args.dataset, preset, [f"seed={args.seed}", *args.overrides])
-    print(train(cfg, progress=not args.quiet, retrain=args.retrain))
+    path = train(cfg, progress=not args.quiet, retrain=args.retrain)
+    print(path)
+    print(summary_line(path))
     return 0
+
+
+def summary_line(path) -> str:
+    """One line for the run record at ``path``: method, dataset, seed, preset, mean Dice over the test
+    images with its 95 % bootstrap interval (as the results tables compute it) and the wall time."""
+    from gazelib.report import stats
+    from gazelib.runs.records import read_record
+
+    record = read_record(path)
+    dice = stats.seed_averaged({record.seed: {image: s["dice"] for image, s in record.scores.items()}},
+                               where=str(path))
+    low, high = stats.bootstrap_ci(dice.to_numpy())
+    return (f"{record.method} on {record.dataset}, seed {record.seed}, {record.config['preset']}: "
+            f"Dice {100 * record.summary['dice_mean']:.1f} % (95 % CI {100 * low:.1f} to {100 * high:.1f}, "
+            f"{len(dice)} test images), wall time {record.wall_time_s:.1f} s")
 
 
 def _eval(args: argparse.Namespace) -> int:

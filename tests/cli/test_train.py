@@ -25,7 +25,7 @@ def cli(monkeypatch):
 def test_train_then_eval(cli, capsys):
     tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
     assert cli("train", "tiny", "--profile", "smoke", "--seed", "3", "--quiet", *tiny) == 0
-    path = capsys.readouterr().out.strip()
+    path = capsys.readouterr().out.splitlines()[0]
     rec = results.read_record(path)
     assert rec.seed == 3 and rec.config["image_size"] == 16 and rec.config["preset"] == "smoke"
     assert cli("eval", "--run", rec.run_id) == 0
@@ -40,7 +40,7 @@ def test_bad_override_is_reported(cli):
 def test_rerun_reproduces_a_record_and_reports_a_changed_one(cli, tmp_path, capsys):
     tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
     assert cli("train", "tiny", "--profile", "smoke", "--quiet", *tiny) == 0
-    original = results.read_record(capsys.readouterr().out.strip())
+    original = results.read_record(capsys.readouterr().out.splitlines()[0])
     assert cli("rerun", str(results.runs_dir()), "--into", str(tmp_path / "again"), "--quiet") == 0
     report = json.loads((tmp_path / "again" / "rerun.json").read_text())
     assert [row["identical"] for row in report["records"]] == [True]
@@ -63,7 +63,7 @@ def test_rerun_refuses_a_folder_holding_runs_it_did_not_train_and_resumes_its_ow
 
     tiny = ["--set", "image_size=16", "--set", "train_limit=None", "--set", "test_limit=None", "--set", "device=cpu"]
     assert cli("train", "tiny", "--profile", "smoke", "--quiet", *tiny) == 0
-    original = Path(capsys.readouterr().out.strip())
+    original = Path(capsys.readouterr().out.splitlines()[0])
     trained = checkpoint_path(original.stem)
     copy = tmp_path / "copy" / "runs" / original.name          # a copied record is no training
     copy.parent.mkdir(parents=True)
