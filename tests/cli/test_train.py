@@ -101,7 +101,7 @@ def test_rescore_adds_counts_keeps_id_and_scores_and_names_what_it_cannot(cli, c
     records = []
     for seed in (1, 2, 3):
         assert cli("train", "tiny", "--profile", "smoke", "--seed", str(seed), "--quiet", *tiny) == 0
-        records.append(results.read_record(capsys.readouterr().out.strip()))
+        records.append(results.read_record(capsys.readouterr().out.splitlines()[0]))
     full, lost, edited = records
     paths = [_without_counts(full), _without_counts(lost), _without_counts(edited, dice=0.123, iou=0.0)]
     (results_root() / "checkpoints" / lost.run_id / "last.pt").unlink()   # weights not kept
