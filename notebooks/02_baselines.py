@@ -142,7 +142,7 @@ runs
 
 # %% [markdown]
 # The table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over the test
-# images (`dice_ci_low`, `dice_ci_high`), and for VAM$_{D\text{-}CRF}$ the paired Wilcoxon p-value
+# images (`95% CI of Dice`), and for VAM$_{D\text{-}CRF}$ the paired Wilcoxon p-value
 # against VAM, the row below it in the papers' ordering (`gazelib.report.summary`, `gazelib.report.stats`).
 
 # %%
