@@ -14,7 +14,9 @@ nb_execution_mode = "off"          # the lessons arrive executed (papermill)
 nb_ipywidgets_js = {}              # no require.js / widget manager from a CDN
 
 html_theme = "sphinx_book_theme"
-html_theme_options = {"show_toc_level": 2, "use_download_button": True}
+html_theme_options = {"show_toc_level": 2, "use_download_button": True,
+                      # the results pages give their width to the tables: no in-page contents beside them
+                      "secondary_sidebar_items": {"index": ["page-toc"], "lessons/*": ["page-toc"], "results/*": []}}
 html_show_sourcelink = False
 html_last_updated_fmt = None
 numfig = True                      # the results pages' figures are numbered ("Fig. 3")

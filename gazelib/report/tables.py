@@ -11,10 +11,13 @@ from gazelib.core.paths import results_root
 from gazelib.report.stats import format_p
 
 # The headers a reader sees for the columns ``summary.summarize`` writes (the CSV files keep the
-# machine names); the two ends of the bootstrap interval become one column, ``[low, high]``.
+# machine names); the two ends of the bootstrap interval become one column, ``[low, high]`` (a
+# no-break space after the comma).
 HEADERS = {"label": "setting", "dice_mean": "Dice (%)", "dice_std": "std over seeds (%)", "iou_mean": "IoU (%)",
            "hd95_mean": "HD95 (px)", "vs": "compared with", "delta": "Δ Dice (points)", "p_value": "p",
            "paper_dice": "paper Dice (%)", "ratio": "training fraction"}
+RUN_HEADERS = {"label": "setting", "seed": "seed", "run_id": "run id", "dice": "Dice (%)", "iou": "IoU (%)",
+               "hd95": "HD95 (px)", "device": "device"}
 INTERVAL = ("dice_ci_low", "dice_ci_high", "95% CI of Dice (%)")
 
 
@@ -38,7 +41,7 @@ def readable_frame(df):
             out[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     low, high, name = INTERVAL
     if {low, high} <= set(out.columns):
-        interval = [f"[{a}, {b}]" if a and b else "" for a, b in zip(out[low], out[high])]
+        interval = [f"[{a},\u00a0{b}]" if a and b else "" for a, b in zip(out[low], out[high])]   # one line in a narrow cell
         out.insert(out.columns.get_loc(low), name, interval)
         out = out.drop(columns=[low, high])
     return out.rename(columns=HEADERS)
@@ -47,6 +50,14 @@ def readable_frame(df):
 def readable(df):
     """``readable_frame`` as a lesson displays it: without the index, which numbers rows and says nothing."""
     return readable_frame(df).style.hide(axis="index").set_table_attributes('class="dataframe"')
+
+
+def readable_runs(runs):
+    """The rows of ``experiments.run_grid`` (one per run) as a lesson displays them: setting, seed,
+    run id and its scores (Dice and IoU in percent, HD95 in pixels), without the index."""
+    shown = runs[list(RUN_HEADERS)].assign(dice=runs.dice * 100, iou=runs.iou * 100)
+    return readable_frame(shown.rename(columns=RUN_HEADERS)).style.hide(axis="index").set_table_attributes(
+        'class="dataframe"')
 
 
 def markdown_table(df) -> str:

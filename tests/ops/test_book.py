@@ -108,7 +108,7 @@ def test_results_pages_one_per_paper_with_its_own_tables_and_figures(tmp_path):
     gradtrack = pages["04_gradtrack"]
     assert gradtrack.startswith("# Results · 04 · GradTrack\n")
     assert "## tau\n\n| setting | seeds | Dice (%) | 95% CI of Dice (%) |" in gradtrack
-    assert "| TA Dec. (GradTrack) | 3 | 58.0 | [53.2, 62.9] |" in gradtrack
+    assert "| TA Dec. (GradTrack) | 3 | 58.0 | [53.2,\u00a062.9] |" in gradtrack
     assert re.findall(r"```\{figure\} \.\./figures/(\S+)", gradtrack) == ["04_gradtrack_batch_kvasir.png",
                                                                       "04_gradtrack_loss_kvasir_laptop.png"]
     assert "weight" not in gradtrack and "quick" not in gradtrack

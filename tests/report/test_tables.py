@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gazelib.report.tables import readable, readable_frame, write_table
+from gazelib.report.tables import readable, readable_frame, readable_runs, write_table
 
 
 def _summary() -> pd.DataFrame:
@@ -19,8 +19,8 @@ def test_readable_frame_human_headers_and_one_interval_column():
     shown = readable_frame(_summary())
     assert list(shown.columns) == ["setting", "seeds", "Dice (%)", "std over seeds (%)", "95% CI of Dice (%)",
                                    "HD95 (px)", "compared with", "Δ Dice (points)", "p"]
-    assert shown.iloc[0].tolist() == ["VAM", "3", "52.4", "0.5", "[47.6, 57.2]", "134.7", "", "", ""]
-    assert shown.iloc[1].tolist() == ["GradTrack", "3", "69.7", "", "[65.5, 73.7]", "120.0", "VAM", "17.2", "<0.001"]
+    assert shown.iloc[0].tolist() == ["VAM", "3", "52.4", "0.5", "[47.6,\u00a057.2]", "134.7", "", "", ""]
+    assert shown.iloc[1].tolist() == ["GradTrack", "3", "69.7", "", "[65.5,\u00a073.7]", "120.0", "VAM", "17.2", "<0.001"]
 
 
 def test_readable_hides_the_index_and_files_keep_machine_names(tmp_path):
@@ -30,3 +30,13 @@ def test_readable_hides_the_index_and_files_keep_machine_names(tmp_path):
     csv, md = write_table(_summary(), "t", root=tmp_path)
     assert pd.read_csv(csv).columns.tolist() == _summary().columns.tolist()
     assert md.read_text().splitlines()[0].startswith("| setting | seeds | Dice (%) | std over seeds (%) | 95% CI")
+
+
+def test_readable_runs_scores_in_percent_and_no_record_path():
+    runs = pd.DataFrame({"label": ["VAM"], "method": ["vam"], "seed": [0], "run_id": ["vam-kvasir-1-2-s0"],
+                         "dice": [0.5244], "iou": [0.3961], "hd95": [134.74], "device": ["cpu"],
+                         "record": ["/somewhere/results/runs/vam-kvasir-1-2-s0.json"]})
+    shown = readable_runs(runs)
+    assert shown.data.columns.tolist() == ["setting", "seed", "run id", "Dice (%)", "IoU (%)", "HD95 (px)", "device"]
+    assert shown.data.iloc[0].tolist() == ["VAM", "0", "vam-kvasir-1-2-s0", "52.4", "39.6", "134.7", "cpu"]
+    assert ">0</th>" not in shown.to_html()
