@@ -23,8 +23,9 @@ INTERVAL = ("dice_ci_low", "dice_ci_high", "95% CI of Dice (%)")
 
 def readable_frame(df):
     """A table for reading: numbers with one decimal, p-values as ``stats.format_p``, seed counts whole,
-    missing values empty, the interval as ``[low, high]`` and the headers of ``HEADERS`` (units in
-    them: HD95 in pixels, Dice and IoU in percent); what the Markdown files hold."""
+    missing values empty, the interval as ``[low, high]``, a ``label`` that repeats ``method`` left
+    out, and the headers of ``HEADERS`` (units in them: HD95 in pixels, Dice and IoU in percent);
+    what the Markdown files hold."""
     import pandas as pd
 
 
@@ -39,6 +40,8 @@ def readable_frame(df):
             out[column] = values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
         else:
             out[column] = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    if {"label", "method"} <= set(out.columns) and out.label.equals(out.method):
+        out = out.drop(columns="label")   # Table 1's rows: the setting is the method's name
     low, high, name = INTERVAL
     if {low, high} <= set(out.columns):
         interval = [f"[{a},\u00a0{b}]" if a and b else "" for a, b in zip(out[low], out[high])]   # one line in a narrow cell

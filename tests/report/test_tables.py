@@ -40,3 +40,10 @@ def test_readable_runs_scores_in_percent_and_no_record_path():
     assert shown.data.columns.tolist() == ["setting", "seed", "run id", "Dice (%)", "IoU (%)", "HD95 (px)", "device"]
     assert shown.data.iloc[0].tolist() == ["VAM", "0", "vam-kvasir-1-2-s0", "52.4", "39.6", "134.7", "cpu"]
     assert ">0</th>" not in shown.to_html()
+
+
+def test_readable_frame_leaves_out_a_label_that_repeats_the_method():
+    table = pd.DataFrame({"method": ["VAM", "GradTrack"], "label": ["VAM", "GradTrack"], "supervision": ["Gaze"] * 2})
+    assert readable_frame(table).columns.tolist() == ["method", "supervision"]
+    table.loc[1, "label"] = "GradTrack (TA Dec.)"
+    assert readable_frame(table).columns.tolist() == ["method", "setting", "supervision"]
