@@ -14,6 +14,7 @@ How a lesson is published (one parameter cell, no machine paths, no progress bar
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,11 +26,13 @@ from unittest import mock
 
 import papermill
 
+from gazelib.core import files
 from gazelib.core.paths import REPO_ROOT, cache_root, data_root, figures_root, results_root
 from gazelib.ops.book_pages import index_page, results_pages
 from gazelib.ops.book_publish import publish_lesson
 from gazelib.ops.reproduce import DEFAULT_SEEDS
 from gazelib.report.differences import DIFFERENCES
+from gazelib.runs.provenance import git_state
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
 DATASET = "kvasir"
@@ -39,16 +42,22 @@ def lessons() -> list[Path]:
     return sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
+def executed_lessons(profile: str, reports: Path, out: Path) -> tuple[list[Path], dict[str, float]]:
     """One executed notebook per lesson: from ``reports`` when ``make reproduce`` wrote it, else
-    executed now into ``out/executed`` (``executed_here``)."""
+    executed now into ``out/executed`` (``executed_here``); and the seconds each of those took."""
     found = {nb: reports / f"{nb.stem}-{DATASET}-{profile}.ipynb" for nb in lessons()}
-    missing = [nb for nb, report in found.items() if not report.is_file()]
-    if not missing:
+    if all(report.is_file() for report in found.values()):
         print(f"lessons: executed notebooks from {reports} ({profile})")
-        return list(found.values())
-    return [report if report.is_file() else executed_here(notebook, profile, out)
-            for notebook, report in found.items()]
+    notebooks, seconds = [], {}
+    for notebook, report in found.items():
+        if report.is_file():
+            notebooks.append(report)
+            continue
+        started = time.perf_counter()
+        notebooks.append(executed_here(notebook, profile, out))
+        seconds[notebook.stem] = round(time.perf_counter() - started, 1)
+        print(f"    done in {seconds[notebook.stem]:.0f} s", flush=True)
+    return notebooks, seconds
 
 
 def executed_here(notebook: Path, profile: str, out: Path) -> Path:
@@ -68,13 +77,11 @@ def executed_here(notebook: Path, profile: str, out: Path) -> Path:
     target = out / "executed" / notebook.name
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"lessons: executing {notebook.name} ({profile}, train={train}) -> {target}", flush=True)
-    started = time.perf_counter()
     with mock.patch.dict(os.environ, GAZELIB_RESULTS=str(outputs / "results"), GAZELIB_FIGURES=str(outputs / "figures")):
         papermill.execute_notebook(
             str(notebook), str(target), cwd=str(REPO_ROOT), progress_bar=False,
             parameters={"profile": profile, "seeds": DEFAULT_SEEDS[profile], "dataset": DATASET, "device": "cpu",
                         "train": train})
-    print(f"    done in {time.perf_counter() - started:.0f} s", flush=True)
     return target
 
 
@@ -87,7 +94,7 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
     out = (out or REPO_ROOT / "_build" / "book").resolve()
     outputs = out / "outputs"
     shutil.rmtree(outputs, ignore_errors=True)   # a fresh copy of the records for lessons executed here
-    notebooks = executed_lessons(profile, reports.resolve(), out)
+    notebooks, seconds = executed_lessons(profile, reports.resolve(), out)
     from_reports = all(n.parent == reports.resolve() for n in notebooks)
     results = (results or (results_root() if from_reports else outputs / "results")).resolve()
     figures = (figures or (figures_root() if from_reports else outputs / "figures")).resolve()
@@ -114,5 +121,18 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
         if (REPO_ROOT / measured).is_file():
             (html / measured).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO_ROOT / measured, html / measured)
-    print(f"book: {html / 'index.html'} ({profile}, built in {time.perf_counter() - started:.0f} s)")
+    total = time.perf_counter() - started
+    record = write_timing(profile, seconds, total)
+    print(f"book: {html / 'index.html'} ({profile}, built in {total:.0f} s; timing: {record})")
     return html / "index.html"
+
+
+def write_timing(profile: str, seconds: dict[str, float], total: float) -> Path:
+    """How long the last build of ``profile`` took: ``results_root()/book/build-<profile>.json`` (the
+    lessons executed here, each, and the whole build, site included)."""
+    path = results_root() / "book" / f"build-{profile}.json"
+    files.write_text(path, json.dumps({
+        "profile": profile, "stamp": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+        "git": git_state().get("revision"), "lessons_executed_seconds": seconds,
+        "total_seconds": round(total, 1)}, indent=1) + "\n")
+    return path

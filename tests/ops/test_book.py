@@ -3,6 +3,7 @@ Chromium (Debian's; `make test` installs it as root). Under ``CI=true`` a missin
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -163,12 +164,16 @@ def test_book_builds_and_reads_offline(mirror, executed_lessons, browser, tmp_pa
         if "$$" in (REPO / "notebooks" / f"{stem}.py").read_text():
             assert report.pages[f"lessons/{stem}.html"]["typeset"] > 0, stem
     for stem in LESSONS:   # one parameter cell per lesson, showing what it ran with
-        assert (tmp_path / "book" / "src" / "lessons" / f"{stem}.ipynb").read_text().count('"parameters"') == 1
+        cells = nbformat.read(tmp_path / "book" / "src" / "lessons" / f"{stem}.ipynb", as_version=4).cells
+        tagged = [c for c in cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+        assert len(tagged) == 1 and 'profile = "smoke"' in tagged[0].source, stem
     results = {name for name in report.pages if name.startswith("results/")}
     assert results == {"results/table1.html", *(f"results/{stem}.html" for stem in LESSONS if stem[:2] in PAPERS)}
     for stem in LESSONS:   # one page per paper: its tables and figures, and no other lesson's
         if stem[:2] in PAPERS:
             shown = {Path(image["src"]).name for image in report.pages[f"results/{stem}.html"]["images"]}
             assert shown == {p.name for p in (executed_lessons / "figures").glob(f"{stem[:2]}_*.png")}, stem
+    timing = json.loads((executed_lessons / "results" / "book" / "build-smoke.json").read_text())
+    assert set(timing["lessons_executed_seconds"]) <= set(LESSONS) and timing["total_seconds"] > 0
     shots = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
     assert shots == sorted(file for _, file, _ in SCREENSHOTS)
