@@ -114,6 +114,7 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
         (src / "results" / f"{name}.md").write_text(text)
     (src / "index.md").write_text(index_page(profile, from_reports, list(pages)))
     html = out / "html"
+    shutil.rmtree(html, ignore_errors=True)   # no page of an earlier build (the old single results page) left
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(CONF_DIR), str(src), str(html)],
                    check=True)
     # measurement files the lessons link to (``../results/...``: the differences lists), served as they are

@@ -3,7 +3,8 @@
 * One parameter cell: papermill's injected cell (tag ``injected-parameters``) is folded into the
   lesson's own ``parameters`` cell, which then shows the values the lesson ran with beside its comments.
 * No machine paths: the folders of this machine (the repository, the build's outputs, the data, the
-  cache, the home folder) are written relative, as a reader's own checkout would have them.
+  cache, the home folder) are written relative, as a reader's own checkout would have them, and
+  papermill's metadata (the folders it ran in) is dropped from the downloadable notebook.
 * No progress bars: widgets are dropped (a static page has no kernel to draw them, and their text
   form is only the widget's repr), and so are tqdm's text lines.
 * A lesson that stopped on an error is refused.
@@ -34,6 +35,7 @@ def publish_lesson(executed: Path, target: Path, roots: dict[str, str]) -> None:
                                  f"{output.get('evalue')}; fix the lesson or run it again")
     fold_injected_parameters(notebook)
     notebook.metadata.pop("widgets", None)
+    notebook.metadata.pop("papermill", None)   # the input, output and working folders of the machine that ran it
     CoalesceStreamsPreprocessor().preprocess(notebook, {})
     for cell in notebook.cells:
         if "outputs" in cell:

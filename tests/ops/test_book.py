@@ -60,6 +60,7 @@ def _executed(tmp_path, *extra_cells):
     text_bar = new.new_output("stream", name="stderr", text=_tqdm_text(3))
     notebook = new.new_notebook(cells=[parameters, injected, new.new_code_cell(
         "train()", outputs=[bar, picture, printed, text_bar]), *extra_cells], metadata={"widgets": {"state": {}}})
+    notebook.metadata["papermill"] = {"input_path": str(tmp_path / "notebooks" / "x.ipynb"), "cwd": str(tmp_path)}
     nbformat.write(notebook, tmp_path / "executed.ipynb")
     return tmp_path / "executed.ipynb", {build: "", str(tmp_path): ""}
 
@@ -78,6 +79,7 @@ def test_publish_lesson_shows_one_parameter_cell_no_paths_no_bars(tmp_path):
     assert list(picture.data) == ["image/png", "text/plain"]
     assert printed.text == "results: results\nwritten: figures/a.png\n"
     assert "widgets" not in published.metadata
+    assert str(tmp_path) not in (tmp_path / "published.ipynb").read_text()   # nor in papermill's metadata
 
 
 def test_publish_lesson_refuses_errors(tmp_path):
