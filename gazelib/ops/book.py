@@ -90,7 +90,7 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
     """Write the book's sources into ``out/src`` and the site into ``out/html``; return the site's index.
     ``results`` / ``figures``: where the results pages read their tables and figures; by default where
     the published lessons wrote theirs (the build's outputs when lessons were executed here)."""
-    started = time.perf_counter()
+    started, revision = time.perf_counter(), git_state().get("revision")   # the code this build runs
     out = (out or REPO_ROOT / "_build" / "book").resolve()
     outputs = out / "outputs"
     shutil.rmtree(outputs, ignore_errors=True)   # a fresh copy of the records for lessons executed here
@@ -123,17 +123,17 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
             (html / measured).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO_ROOT / measured, html / measured)
     total = time.perf_counter() - started
-    record = write_timing(profile, seconds, total)
+    record = write_timing(profile, seconds, total, revision)
     print(f"book: {html / 'index.html'} ({profile}, built in {total:.0f} s; timing: {record})")
     return html / "index.html"
 
 
-def write_timing(profile: str, seconds: dict[str, float], total: float) -> Path:
+def write_timing(profile: str, seconds: dict[str, float], total: float, revision: str | None) -> Path:
     """How long the last build of ``profile`` took: ``results_root()/book/build-<profile>.json`` (the
     lessons executed here, each, and the whole build, site included)."""
     path = results_root() / "book" / f"build-{profile}.json"
     files.write_text(path, json.dumps({
         "profile": profile, "stamp": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
-        "git": git_state().get("revision"), "lessons_executed_seconds": seconds,
+        "git": revision, "lessons_executed_seconds": seconds,
         "total_seconds": round(total, 1)}, indent=1) + "\n")
     return path
