@@ -51,7 +51,7 @@ from gazelib.experiments.grids import run_grid
 from gazelib.papers.table1 import TABLE1, paper_dice, table1_claims, table1_comparisons, table1_grid
 from gazelib.core.config import preset_for
 from gazelib.core.methods import get_method
-from gazelib.report.tables import readable, write_table
+from gazelib.report.tables import readable, readable_runs, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
 from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 
@@ -140,11 +140,11 @@ print("readable_soft_bce == gazelib.core.losses.bce_with_logits on 4 soft CRF la
 # %%
 table1_runs = run_grid(table1_grid(profile), profile, dataset, seeds, device, train=train)
 runs = table1_runs[table1_runs.label.isin([exp.label for exp in TABLE1[:4]])].reset_index(drop=True)
-runs
+readable_runs(runs)
 
 # %% [markdown]
 # The table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over the test
-# images (`dice_ci_low`, `dice_ci_high`), and for VAM$_{D\text{-}CRF}$ the paired Wilcoxon p-value
+# images (`95% CI of Dice`), and for VAM$_{D\text{-}CRF}$ the paired Wilcoxon p-value
 # against VAM, the row below it in the papers' ordering (`gazelib.report.summary`, `gazelib.report.stats`).
 
 # %%

@@ -199,7 +199,7 @@ results = run_grids(grids, profile, dataset, seeds, device, train=train)
 
 # %% [markdown]
 # Each table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test images,
-# and every row's paired Wilcoxon p-value against the grid's default run (`vs`).
+# and every row's paired Wilcoxon p-value against the grid's default run (`compared with`).
 
 # %%
 tables = {}

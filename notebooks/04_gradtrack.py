@@ -172,7 +172,7 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 # GradTrack's Table 1 row (lesson 06).
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test
-# images, and each row's paired Wilcoxon p-value against the default run (`vs`: GradTrack itself).
+# images, and each row's paired Wilcoxon p-value against the default run (`compared with`: GradTrack itself).
 
 # %%
 grids = gradtrack_experiments.ablations(profile)

@@ -208,7 +208,7 @@ print(f"ReadableAAB == gazelib.papers.selective_attention.network.AAB on {case}"
 # %% [markdown]
 # Each cell (variant, ratio) is one row of the table below: Dice in percent, mean ± std over
 # seeds, the 95 % bootstrap interval over test images, and the paired Wilcoxon p-value against the
-# backbone at the same ratio (`vs`); the pivot after it shows the means in the paper's layout.
+# backbone at the same ratio (`compared with`); the pivot after it shows the means in the paper's layout.
 
 # %%
 runs = run_grid(san_experiments.table(profile), profile, dataset, seeds, device, train=train)

@@ -65,8 +65,8 @@ measured = summarize(runs, compare=table1_comparisons(), paper=paper_dice(datase
 #
 # `source` says where each row comes from: `measured (profile, device)` rows are this
 # project's runs; `quoted` rows are the paper's numbers. Measured rows carry the 95 % bootstrap
-# interval over test images (`dice_ci_low`, `dice_ci_high`) and the paired Wilcoxon p-value
-# against the row below them in the papers' ordering (`vs`).
+# interval over test images (`95% CI of Dice`) and the paired Wilcoxon p-value
+# against the row below them in the papers' ordering (`compared with`).
 
 # %%
 table1 = table1_layout(measured, dataset, profile)
