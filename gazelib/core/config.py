@@ -51,6 +51,11 @@ def register_fields(owner: str, *fields: Field) -> None:
         FIELDS[f.name] = Field(**{**f.__dict__, "owner": owner})
 
 
+#: Learning-rate schedules (``core.train.learning_rate``): per-iteration cosine (default) and poly, and the
+#: GazeMedSeg authors' cosine stepped once per epoch (``cosine_epoch``).
+SCHEDULES = ("cosine", "poly", "cosine_epoch")
+#: Training augmentations (``core.augment``): random flips on both axes (default) or nnU-Net-style.
+AUGMENTATIONS = ("flips", "nnunet")
 #: The backbones' paper widths: GazeMedSeg's BasicUNet; nnU-Net's plan for 224x224 2D (32..512, capped).
 PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
 UNBOUNDED_POSITIVE = (1, None, True, None)
@@ -72,7 +77,7 @@ CORE_FIELDS = (
     Field("batch_size", int, 8, range=UNBOUNDED_POSITIVE),
     Field("lr", float, 1e-2, range=(0, 10, False, True)),
     Field("min_lr", float, 1e-4, range=(0, 10, True, True)),
-    Field("schedule", str, "cosine", choices=("cosine", "poly")),   # cosine (GazeMedSeg) | poly (power 0.9)
+    Field("schedule", str, "cosine", choices=SCHEDULES),   # per-iteration cosine | poly; cosine_epoch: the authors'
     Field("momentum", float, 0.99, range=(0, 1, True, False)),
     Field("nesterov", bool, True),
     Field("weight_decay", float, 4e-4, range=(0, 1, True, False)),
@@ -84,6 +89,10 @@ CORE_FIELDS = (
     Field("checkpoint_every", int, 500, range=UNBOUNDED_POSITIVE),   # iterations between checkpoints
     Field("selection", str, "final"),        # final | best_on_test (OPTIMISTIC: core.selection)
     Field("selection_every", int, 1000),     # best_on_test: iterations between test evaluations
+    # --- data pipeline (declared after the run-id scheme: hashed only when not at the default) -----
+    Field("drop_last", bool, True),          # drop each epoch's last partial batch (False: the authors' loader)
+    Field("resize_antialias", bool, True),   # antialiased bilinear image resize (False: the authors' MONAI resize)
+    Field("augment", str, "flips", choices=AUGMENTATIONS),   # flips on both axes | nnunet (core.augment)
     # --- gaze maps ---------------------------------------------------------------------------------
     # VAM Gaussian sigma on the 768 canvas, per data set (gaze.heatmap.SIGMA)
     Field("sigma", float | None, None, range=(0, None, False, None), per_dataset=SIGMA),

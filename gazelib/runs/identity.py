@@ -125,6 +125,8 @@ def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
 
 
 def check_same_config(saved: dict, cfg: Config, where: Path) -> None:
+    # a key declared after the file was written is absent from it: the file ran with its default
+    saved = {**{k: f.default for k, f in FIELDS.items() if k not in HASHED_ALWAYS}, **saved}
     saved, wanted = _comparable(saved), _comparable(cfg.to_dict())
     diff = {k: (saved.get(k), wanted.get(k)) for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k)}
     if diff:
