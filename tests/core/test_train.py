@@ -309,3 +309,11 @@ def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monk
     assert results.read_record(run(cfg)).selection == chosen
     with pytest.raises(ValueError, match="unknown selection"):
         run(tiny_cfg(selection="best"))
+
+
+def test_gradtrack_oracle_trains_on_the_truth_in_place_of_every_gaze_map():
+    cfg = tiny_cfg(target_source="truth")
+    built = targets.build_tensors(GazedDisks(), ["img00", "img01"], cfg, ("mask", "conservative_mask", "track"))
+    assert built["mask"].sum() > 0
+    assert torch.equal(built["conservative_mask"], built["mask"])
+    assert torch.equal(built["track"], built["mask"].float().repeat(1, 3, 1, 1))   # G^50, G^75, G^100
