@@ -149,7 +149,8 @@ def _paper(dataset: str) -> dict[str, Any]:
       Full supervision is run with both backbones: ``--set backbone=nnunet`` keeps this recipe so the
       two rows differ only in the network.
     * Methods with a recipe of their own add it (``Method.recipe``): GradTrack and its VAM / VAM_D-CRF
-      baselines train with GradTrack's (``papers/gradtrack/recipe.py``).
+      baselines train with GradTrack's (``papers/gradtrack/method.py``); GazeMedSeg with its authors'
+      loop (cosine per epoch, no antialiasing, the last partial batch kept: ``gazemedseg.method.AUTHORS_LOOP``).
     """
     return dict(iterations=15000, batch_size=8, lr=1e-2, min_lr=1e-4, schedule="cosine", momentum=0.99,
                 nesterov=True, weight_decay=4e-4, image_size=224, backbone="unet", features=None,
