@@ -51,6 +51,11 @@ def register_fields(owner: str, *fields: Field) -> None:
         FIELDS[f.name] = Field(**{**f.__dict__, "owner": owner})
 
 
+#: Learning-rate schedules (``core.train.learning_rate``): per-iteration cosine (default) and poly, and the
+#: GazeMedSeg authors' cosine stepped once per epoch (``cosine_epoch``).
+SCHEDULES = ("cosine", "poly", "cosine_epoch")
+#: Training augmentations (``core.augment``): random flips on both axes (default) or nnU-Net-style.
+AUGMENTATIONS = ("flips", "nnunet")
 #: The backbones' paper widths: GazeMedSeg's BasicUNet; nnU-Net's plan for 224x224 2D (32..512, capped).
 PAPER_FEATURES = {"unet": (64, 128, 256, 512, 1024), "nnunet": (32, 64, 128, 256, 512, 512)}
 UNBOUNDED_POSITIVE = (1, None, True, None)
@@ -72,7 +77,7 @@ CORE_FIELDS = (
     Field("batch_size", int, 8, range=UNBOUNDED_POSITIVE),
     Field("lr", float, 1e-2, range=(0, 10, False, True)),
     Field("min_lr", float, 1e-4, range=(0, 10, True, True)),
-    Field("schedule", str, "cosine", choices=("cosine", "poly")),   # cosine (GazeMedSeg) | poly (power 0.9)
+    Field("schedule", str, "cosine", choices=SCHEDULES),   # per-iteration cosine | poly; cosine_epoch: the authors'
     Field("momentum", float, 0.99, range=(0, 1, True, False)),
     Field("nesterov", bool, True),
     Field("weight_decay", float, 4e-4, range=(0, 1, True, False)),
@@ -87,6 +92,10 @@ CORE_FIELDS = (
     # final: also score the test split every k iterations (0 = never), for the OPTIMISTIC best-on-test
     # value beside the reported final one (core.selection); the scored checkpoint stays the final one
     Field("test_every", int, 0, range=(0, None, True, None)),
+    # --- data pipeline (declared after the run-id scheme: hashed only when not at the default) -----
+    Field("drop_last", bool, True),          # drop each epoch's last partial batch (False: the authors' loader)
+    Field("resize_antialias", bool, True),   # antialiased bilinear image resize (False: the authors' MONAI resize)
+    Field("augment", str, "flips", choices=AUGMENTATIONS),   # flips on both axes | nnunet (core.augment)
     # --- gaze maps ---------------------------------------------------------------------------------
     # VAM Gaussian sigma on the 768 canvas, per data set (gaze.heatmap.SIGMA)
     Field("sigma", float | None, None, range=(0, None, False, None), per_dataset=SIGMA),
@@ -143,7 +152,8 @@ def _paper(dataset: str) -> dict[str, Any]:
       Full supervision is run with both backbones: ``--set backbone=nnunet`` keeps this recipe so the
       two rows differ only in the network.
     * Methods with a recipe of their own add it (``Method.recipe``): GradTrack and its VAM / VAM_D-CRF
-      baselines train with GradTrack's (``papers/gradtrack/recipe.py``).
+      baselines train with GradTrack's (``papers/gradtrack/method.py``); GazeMedSeg with its authors'
+      loop (cosine per epoch, no antialiasing, the last partial batch kept: ``gazemedseg.method.AUTHORS_LOOP``).
     """
     return dict(iterations=15000, batch_size=8, lr=1e-2, min_lr=1e-4, schedule="cosine", momentum=0.99,
                 nesterov=True, weight_decay=4e-4, image_size=224, backbone="unet", features=None,

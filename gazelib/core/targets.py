@@ -14,7 +14,8 @@ config keys it depends on (its cache key), and whether it reads the fixations (a
 fingerprint then includes them). The builders share ``soft_maps`` and ``resized_maps`` below.
 
 Resizing choices. Images and soft maps are resized bilinearly with antialiasing (area-like when
-shrinking). Thresholded maps are made as the GazeMedSeg authors' data loader makes them: the SOFT
+shrinking); ``cfg.resize_antialias=False`` resizes the images as the GazeMedSeg authors do (bilinear,
+``align_corners=False``, no antialiasing: MONAI 1.1 ``Resized``), for training and evaluation alike. Thresholded maps are made as the GazeMedSeg authors' data loader makes them: the SOFT
 map (computed at the image's own resolution) is resized bilinearly without antialiasing (MONAI 1.1
 ``Resized``, their pinned version) and thresholded afterwards (``resized_maps``).
 
@@ -101,10 +102,10 @@ def normalise_image(image: torch.Tensor) -> torch.Tensor:
     return (image - image.mean()) / image.std(unbiased=False).clamp_min(1e-8)
 
 
-def _image(dataset, image_id: str, size: int) -> torch.Tensor:
+def _image(dataset, image_id: str, size: int, antialias: bool = True) -> torch.Tensor:
     image = np.asarray(dataset.image(image_id))
     chw = image.transpose(2, 0, 1) if image.ndim == 3 else image[None]
-    return normalise_image(resize(chw, size, binary=False))
+    return normalise_image(resize(chw, size, binary=False, antialias=antialias))
 
 
 def _check_gaze(dataset, ids: list[str]) -> None:
@@ -128,8 +129,10 @@ def resized_maps(dataset, ids: list[str], cfg: Config, kind: str) -> dict[str, n
     return {i: resize(maps[i][None], cfg.image_size, binary=False, antialias=False)[0].numpy() for i in ids}
 
 
-register_target(Target("image", lambda dataset, ids, cfg: torch.stack([_image(dataset, i, cfg.image_size) for i in ids]),
-                       gaze=False, channels=lambda cfg: in_channels(cfg)))
+register_target(Target("image", lambda dataset, ids, cfg: torch.stack(
+    [_image(dataset, i, cfg.image_size, cfg.resize_antialias) for i in ids]), gaze=False,
+    channels=lambda cfg: in_channels(cfg),
+    params=lambda cfg: {} if cfg.resize_antialias else {"antialias": False}))   # the default keeps its cache key
 register_target(Target("mask", lambda dataset, ids, cfg: torch.stack(
     [resize(np.asarray(dataset.mask(i))[None], cfg.image_size, binary=True) for i in ids]), gaze=False, binary=True))
 

@@ -2,9 +2,11 @@
 
 * Data resident on the device: all training tensors are built once (``targets.build_tensors``,
   cached) and moved to the device; batches are drawn by index on the device, epoch by epoch from a
-  seeded ``torch.Generator`` permutation (each image once per epoch, last partial batch dropped).
-* Augmentation: random flips on both axes, drawn per sample on the device and applied to the image
-  and every target together.
+  seeded ``torch.Generator`` permutation (each image once per epoch; the last partial batch dropped,
+  or kept with ``cfg.drop_last=False`` as the GazeMedSeg authors' loader does).
+* Augmentation (``cfg.augment``): random flips on both axes (``flips``), or nnU-Net-style rotation,
+  scaling, elastic deformation, gamma and mirroring (``nnunet``, ``gazelib.core.augment``); drawn per
+  sample on the device and applied to the image and every target together.
 * bf16 autocast when ``cfg.amp`` and the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 /
   AMX), channels-last when ``cfg.channels_last`` and it pays (CUDA, or bf16 on the CPU),
   ``torch.compile`` when ``cfg.compile``; fp32 otherwise. The record's ``precision`` says which. The step itself is
@@ -12,7 +14,8 @@
   loss is summed on the device and read (``float``) only when the progress bar / history is updated.
 * SGD (momentum, Nesterov, weight decay; fused kernel on CUDA) with a per-iteration schedule:
   cosine ``lr_t = min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2`` (GazeMedSeg) or
-  poly ``lr_t = lr (1 - t / T)^0.9`` (GradTrack / nnU-Net; applied per iteration, not per epoch).
+  poly ``lr_t = lr (1 - t / T)^0.9`` (GradTrack / nnU-Net; applied per iteration, not per epoch), or the
+  GazeMedSeg authors' cosine set once per epoch (``cosine_epoch``: ``learning_rate``).
 * Checkpoints every ``cfg.checkpoint_every`` iterations to ``results_root()/checkpoints/<run_id>/last.pt``
   (atomic): model, optimiser, iteration, RNG states, current permutation, loss history, config.
   Rerunning the same config resumes and gives the same result as an uninterrupted run; a finished
@@ -36,6 +39,7 @@ import torch
 from gazelib.runs import records as results
 
 from gazelib.core import files, selection
+from gazelib.core.augment import augment_batch
 from gazelib.core.config import Config
 from gazelib.core.device import autocast, channels_last_enabled, deterministic, device_name, precision, resolve_device
 from gazelib.core.evaluate import evaluate, pixel_counts
@@ -50,14 +54,29 @@ POLY_POWER = 0.9
 QUALITATIVE_IMAGES = 4   # test images whose predicted masks a record keeps (qualitative figures)
 
 
-def learning_rate(cfg: Config, iteration: int) -> float:
-    """lr at ``iteration`` (0-based) of ``cfg.iterations``; formulas in the module docstring."""
+def learning_rate(cfg: Config, iteration: int, epoch_batches: int | None = None) -> float:
+    """lr at ``iteration`` (0-based) of ``cfg.iterations``; formulas in the module docstring.
+    ``cosine_epoch`` needs ``epoch_batches`` (batches per epoch, ``batches_per_epoch``)."""
     t = iteration / cfg.iterations
     if cfg.schedule == "cosine":
         return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t)) / 2
     if cfg.schedule == "poly":
         return cfg.lr * (1 - t) ** POLY_POWER
-    raise ValueError(f"unknown schedule {cfg.schedule!r}; schedules: cosine, poly")
+    if cfg.schedule == "cosine_epoch":
+        if not epoch_batches:
+            raise ValueError("schedule cosine_epoch needs the number of batches per epoch (epoch_batches)")
+        # the GazeMedSeg authors' loop: `total_epoch = max_ite // len(loader) + 1`; the rate is set at the
+        # start of each epoch from a counter that is raised only after the hook, so epochs 1 and 2 both run
+        # at the rate of epoch 1, and data epoch k >= 2 at that of epoch k - 1
+        total_epochs = cfg.iterations // epoch_batches + 1
+        epoch = max(1, iteration // epoch_batches)
+        return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * epoch / total_epochs)) / 2
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; schedules: cosine, poly, cosine_epoch")
+
+
+def batches_per_epoch(count: int, batch_size: int, drop_last: bool) -> int:
+    """Batches per epoch of ``count`` images: the last partial batch dropped (``drop_last``) or kept."""
+    return count // batch_size if drop_last else math.ceil(count / batch_size)
 
 
 def make_optimiser(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.optim.SGD:
@@ -102,21 +121,10 @@ def log_floats(logs: dict[str, torch.Tensor], fmt: str | None = None) -> dict:
     return values if fmt is None else {k: fmt.format(v) for k, v in values.items()}
 
 
-def sample_batch(data: dict[str, torch.Tensor], index: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """The training batch ``index`` of the device-resident ``data``, as float, randomly flipped (``flip_batch``)."""
-    return flip_batch({k: v[index].float() for k, v in data.items()}, generator)
-
-
-def flip_batch(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Flip each sample left-right and up-down with probability 1/2 each, the same way in every tensor."""
-    first = next(iter(batch.values()))
-    size, device = first.shape[0], first.device
-    flips = torch.rand(2, size, generator=generator, device=device) < 0.5
-    out = {}
-    for name, x in batch.items():
-        x = torch.where(flips[0].view(-1, *[1] * (x.ndim - 1)), x.flip(-1), x)
-        out[name] = torch.where(flips[1].view(-1, *[1] * (x.ndim - 1)), x.flip(-2), x)
-    return out
+def sample_batch(data: dict[str, torch.Tensor], index: torch.Tensor, generator: torch.Generator,
+                 augment: str = "flips") -> dict[str, torch.Tensor]:
+    """The training batch ``index`` of the device-resident ``data``, as float, augmented (``augment_batch``)."""
+    return augment_batch({k: v[index].float() for k, v in data.items()}, generator, augment)
 
 
 def _now() -> str:
@@ -131,7 +139,7 @@ class Run:
     device: torch.device
     model: torch.nn.Module
     optimiser: torch.optim.Optimizer
-    generator: torch.Generator            # epoch permutations and flips, on the device
+    generator: torch.Generator            # epoch permutations and augmentation, on the device
     data: dict[str, torch.Tensor]         # the device-resident training tensors
     batch_size: int
     state: dict                           # iteration, permutation, loss history and window, times
@@ -244,24 +252,25 @@ def _check_scorable(run: Run) -> None:
 
 
 def _train_loop(run: Run, step, progress: bool, stop_after: int | None, after_step=None) -> None:
-    """Iterations ``run.state["iteration"]`` to ``cfg.iterations``: epochs of a seeded permutation (last
-    partial batch dropped), the loss summed on the device and read at log points, checkpoints."""
+    """Iterations ``run.state["iteration"]`` to ``cfg.iterations``: epochs of a seeded permutation (the last
+    partial batch dropped unless ``cfg.drop_last`` is false), the loss summed on the device and read at
+    log points, checkpoints."""
     from tqdm.auto import tqdm
 
     cfg, state, rid, device, batch_size = run.cfg, run.state, run.rid, run.device, run.batch_size
     log_every = max(1, min(50, cfg.iterations // 20))
     count = next(iter(run.data.values())).shape[0]
-    steps_per_epoch = count // batch_size
+    batches = batches_per_epoch(count, batch_size, cfg.drop_last)
     bar = tqdm(total=cfg.iterations, initial=state["iteration"], disable=not progress, desc=rid, leave=False)
     run.model.train()
     segment_start = bar_start = time.perf_counter()
     bar_first = state["iteration"]
     for it in range(state["iteration"], cfg.iterations):
-        position = it % steps_per_epoch
+        position = it % batches
         if position == 0 or state["perm"] is None:
             state["perm"] = torch.randperm(count, generator=run.generator, device=device)
         index = state["perm"][position * batch_size:(position + 1) * batch_size]
-        loss, logs = step(sample_batch(run.data, index, run.generator), learning_rate(cfg, it))
+        loss, logs = step(sample_batch(run.data, index, run.generator, cfg.augment), learning_rate(cfg, it, batches))
 
         state["window"][0] += loss.float()   # summed on the device: no sync per iteration
         state["window"][1] += 1

@@ -178,7 +178,7 @@ def bench_method(entry: str, profile: str, device, steps: int, warmup: int, eval
 
         def train_once():
             index = torch.randperm(2 * cfg.batch_size, generator=generator, device=device)[:cfg.batch_size]
-            losses.append(step(train.sample_batch(data, index, generator), cfg.lr)[0])
+            losses.append(step(train.sample_batch(data, index, generator, cfg.augment), cfg.lr)[0])
 
         times = _timed(train_once, steps, warmup, device)
         index = torch.randperm(2 * cfg.batch_size, generator=generator, device=device)[:cfg.batch_size]
@@ -394,7 +394,7 @@ def bench_worker(entry: str, profile: str, device: str, steps: int, warmup: int,
 
         def train_once():
             index = torch.randperm(2 * cfg.batch_size, generator=generator, device=dev)[:cfg.batch_size]
-            step(train.sample_batch(data, index, generator), cfg.lr)
+            step(train.sample_batch(data, index, generator, cfg.augment), cfg.lr)
 
         _timed(train_once, 0, warmup, dev)
         _wait_for(Path(barrier), runs)

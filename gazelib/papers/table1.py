@@ -41,6 +41,24 @@ def table1_grid(profile: str) -> list[Experiment]:
                                      for exp in TABLE1]
 
 
+#: Table 1 rows measured again with nnU-Net-style augmentation (``augment=nnunet``): the row the GradTrack
+#: paper's backbone comes from, a gaze baseline and GradTrack itself.
+AUGMENTED_ROWS = ("nnU-Net", "VAM", "GradTrack")
+AUGMENTED = " + nnU-Net augmentation"
+
+
+def augmentation_grid() -> list[Experiment]:
+    """The ``AUGMENTED_ROWS`` of Table 1 as they are (flips only, the same runs as Table 1's) and with
+    ``augment=nnunet``, labelled ``<row> + nnU-Net augmentation``."""
+    rows = [e for e in TABLE1 if e.label in AUGMENTED_ROWS]
+    return rows + [Experiment(f"{e.label}{AUGMENTED}", e.method, (*e.overrides, "augment=nnunet")) for e in rows]
+
+
+def augmentation_comparisons() -> dict[str, str]:
+    """Each augmented row against its flips-only row (the paired test of ``summary.summarize``)."""
+    return {f"{row}{AUGMENTED}": row for row in AUGMENTED_ROWS}
+
+
 #: The ordering the papers report on Table 1 (GradTrack, Kvasir-SEG and NCI-ISBI), weakest first: each
 #: row is tested against the one before it (``table1_comparisons``) and the ordering is a list of claims.
 TABLE1_ORDER = ("VAM", "VAM_D-CRF", "GazeMedSeg", "GradTrack", "U-Net", "nnU-Net")

@@ -1,14 +1,19 @@
 """Where gazelib differs from the papers (and from the GazeMedSeg authors' code), said once.
 
 Every lesson ends with ``show_differences("NN")``: the entries below whose ``lessons`` name it.
-Add a difference here, never in a notebook, so the lessons cannot disagree with each other.
+Add a difference here, never in a notebook, so the lessons cannot disagree with each other. The
+entries on the GazeMedSeg authors' training loop (schedule, image resize, last batch) are generated
+from the config (``authors_loop_differences``): one per key whose default differs from the authors'.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gazelib.core.config import LAPTOP_ITERATIONS
+import gazelib.papers  # noqa: F401  (registers the methods whose presets the generated entries read)
+from gazelib.core.config import FIELDS, LAPTOP_ITERATIONS, PROFILES, make_config, preset_for
+from gazelib.data.base import DATASETS
 from gazelib.experiments.grids import GRID_ITERATIONS
+from gazelib.papers.gazemedseg.method import AUTHORS_LOOP
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,54 @@ class Difference:
 
 ALL = ("01", "02", "03", "04", "05", "06")
 TRAINED = ("02", "03", "04", "05", "06")
+
+#: What each key of the authors' loop means in their code, and under gazelib's default.
+LOOP_MEANING = {
+    "schedule": ("Cosine lr set once per epoch (`total_epoch = max_ite // batches + 1`); the counter is raised after "
+                 "the hook, so epochs 1 and 2 both run at epoch 1's rate.",
+                 "cosine lr set every iteration"),
+    "resize_antialias": ("Images resized bilinearly without antialiasing (MONAI 1.1 `Resized`).",
+                         "images resized bilinearly with antialiasing"),
+    "drop_last": ("A `DataLoader` without `drop_last`: each epoch's last partial batch is trained on.",
+                  "each epoch's last partial batch dropped"),
+}
+
+
+def summed_lr_gap(iterations: int, dataset: str = "kvasir") -> float:
+    """How much larger (%) the lr summed over ``iterations`` is under the authors' per-epoch cosine than
+    under the per-iteration one (GazeMedSeg's ``paper`` recipe, every training image of ``dataset``)."""
+    from gazelib.core.train import batches_per_epoch, learning_rate
+
+    theirs = make_config("gazemedseg", dataset, preset_for("paper", dataset), [f"iterations={iterations}"])
+    ours = make_config("gazemedseg", dataset, preset_for("paper", dataset), [f"iterations={iterations}", "schedule=cosine"])
+    batches = batches_per_epoch(DATASETS[dataset].train_images, theirs.batch_size, theirs.drop_last)
+    summed = [sum(learning_rate(cfg, it, batches) for it in range(iterations)) for cfg in (theirs, ours)]
+    return 100 * (summed[0] / summed[1] - 1)
+
+
+def _schedule_gap() -> str:
+    lengths = (make_config("gazemedseg", "kvasir", "paper_kvasir").iterations, LAPTOP_ITERATIONS, GRID_ITERATIONS["laptop"])
+    return (" On Kvasir-SEG the authors' rates, summed, are larger by "
+            + ", ".join(f"{summed_lr_gap(n):.1f} % over {n:,} iterations" for n in lengths) + ".")
+
+
+def authors_loop_differences() -> tuple[Difference, ...]:
+    """One entry per key of the GazeMedSeg authors' loop (``gazemedseg.method.AUTHORS_LOOP``) whose default
+    differs from theirs, naming the profiles whose GazeMedSeg runs use the default."""
+    entries = []
+    for key, theirs in AUTHORS_LOOP.items():
+        default = FIELDS[key].default
+        if default == theirs:
+            continue
+        ours = [p for p in PROFILES if getattr(make_config("gazemedseg", "kvasir", preset_for(p, "kvasir")), key) != theirs]
+        entries.append(Difference(
+            f"GazeMedSeg training loop: `{key}`", LOOP_MEANING[key][0],
+            f"`{key}={default}` by default ({LOOP_MEANING[key][1]}; GazeMedSeg under "
+            f"{', '.join(f'`{p}`' for p in ours) or 'no profile'}); `{key}={theirs}` is the authors' behaviour, "
+            f"which GazeMedSeg's `paper` preset uses." + (_schedule_gap() if key == "schedule" else ""),
+            ("02", "03", "06")))
+    return tuple(entries)
+
 
 DIFFERENCES = (
     Difference("Profile size",
@@ -101,7 +154,18 @@ DIFFERENCES = (
                "Kvasir-SEG (2D) with the GazeMedSeg gaze, the same SGD recipe as full supervision (Ranger is "
                "not in torch), so `san` against `full` isolates the gaze branch; the 3D path runs on synthetic "
                "volumes only.", ("05",)),
-)
+    Difference("Mask resize (full supervision)",
+               "The GazeMedSeg authors resize the training masks with MONAI's `nearest` (torch `nearest`: the "
+               "top-left neighbour of each output pixel's corner).",
+               "`nearest-exact` (the neighbour of each output pixel's centre), which does not shift the mask by "
+               "up to one input pixel.", ("02",)),
+    Difference("Augmentation",
+               "GradTrack trains with nnU-Net as its backbone; nnU-Net's pipeline augments heavily (rotation, "
+               "scaling, elastic deformation, gamma, mirroring). The GazeMedSeg authors flip on both axes.",
+               "Flips on both axes (`augment=flips`, the default) for every method; `augment=nnunet` adds "
+               "nnU-Net-style rotation, scaling, a light elastic deformation and gamma on the device "
+               "(`gazelib.core.augment`).", ("02", "04")),
+) + authors_loop_differences()
 
 
 def differences(lesson: str) -> list[Difference]:

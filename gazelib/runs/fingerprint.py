@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 #: The sources that decide what a training run computes (the config decides the rest).
 CODE_ON_TRAINING_PATH = ("papers/*/*.py", "gaze/cache.py", "gaze/heatmap.py", "gaze/crf.py", "core/methods.py",
                          "core/networks.py", "core/losses.py", "core/targets.py", "core/device.py", "core/train.py",
-                         "core/evaluate.py", "core/metrics.py", "core/selection.py")
+                         "core/evaluate.py", "core/metrics.py", "core/selection.py", "core/augment.py")
 #: Files in those folders that only list experiments, measure finished runs or run commands.
 NOT_ON_TRAINING_PATH = ("experiments.py", "soft_labels.py", "__init__.py")
 

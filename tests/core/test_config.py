@@ -1,13 +1,20 @@
 """Presets and key=value overrides."""
+import json
+from pathlib import Path
+
 import pytest
 
-from gazelib.core.config import make_config
+from gazelib.core.config import config_from_dict, make_config
+from gazelib.runs.identity import check_same_config, config_key
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_paper_presets_per_method_and_dataset():
     gms = make_config("gazemedseg", "kvasir", "paper_kvasir")
-    assert (gms.iterations, gms.schedule, gms.backbone, gms.sigma, gms.levels) == (15000, "cosine", "unet", 70.0,
+    assert (gms.iterations, gms.schedule, gms.backbone, gms.sigma, gms.levels) == (15000, "cosine_epoch", "unet", 70.0,
                                                                                   (0.5, 0.3))
+    assert (gms.resize_antialias, gms.drop_last, gms.augment) == (False, False, "flips")   # the authors' loader
     gt = make_config("gradtrack", "kvasir", "paper_kvasir")
     assert (gt.iterations, gt.schedule, gt.backbone, gt.beta) == (100 * 113, "poly", "nnunet", 10.0)
     nci = make_config("vam_crf", "nci_isbi", "paper_nci_isbi")
@@ -58,3 +65,25 @@ def test_laptop_unet_row_gets_its_own_learning_rate_unless_overridden():
     assert make_config("full", "kvasir", "laptop", {"backbone": "unet", "lr": 0.03}).lr == 0.03
     assert make_config("full", "kvasir", "laptop").lr == 0.05                 # nnU-Net-style default
     assert make_config("full", "kvasir", "quick", ["backbone=unet"]).lr == 0.05  # quick keeps one recipe
+
+
+def test_gazemedseg_cpu_profiles_keep_the_default_loop():
+    for preset in ("quick", "laptop"):
+        cfg = make_config("gazemedseg", "kvasir", preset)
+        assert (cfg.schedule, cfg.resize_antialias, cfg.drop_last, cfg.augment) == ("cosine", True, True, "flips")
+    with pytest.raises(ValueError, match="augment must be one of flips, nnunet"):
+        make_config("full", "kvasir", "smoke", ["augment=heavy"])
+
+
+def test_keys_at_their_default_leave_every_committed_run_id_unchanged():
+    """Each committed record's id holds the config key recomputed from its config by this code, and a
+    record written before a key was declared is the same config as a run with that key at its default."""
+    paths = sorted((REPO / "results" / "runs").glob("*.json"))
+    assert paths
+    for path in paths:
+        config = json.loads(path.read_text())["config"]
+        cfg = config_from_dict(config)
+        assert f"-{config_key(cfg)}-" in path.stem, path.name
+        check_same_config(config, cfg, path)   # records older than a key lack it: read as its default
+    moved = make_config("full", "kvasir", "laptop", ["drop_last=false"])
+    assert config_key(moved) != config_key(make_config("full", "kvasir", "laptop"))   # a changed key enters the hash

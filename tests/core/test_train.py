@@ -181,12 +181,53 @@ def test_schedules():
     assert train.learning_rate(poly, 5) == pytest.approx(1e-2 * 0.5 ** 0.9)
 
 
-def test_flips_are_shared_between_image_and_targets():
-    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
-    out = train.flip_batch({"image": x, "mask": x[:, :1].clone()}, torch.Generator().manual_seed(0))
-    assert torch.equal(out["image"][:, :1], out["mask"])
-    for i in range(2):   # each sample is one of the four flips of itself
-        assert any(torch.equal(out["image"][i], x[i].flip(d) if d else x[i]) for d in ((), (-1,), (-2,), (-1, -2)))
+# The rates the GazeMedSeg authors' loop sets at each iteration. Obtained by running their loop logic
+# (trainers/base.py BaseTrainer.run with trainers/seg.py _epoch_begin_hook and utils/util.py
+# adjust_learning_rate, warmup 0, restated with a fake DataLoader of `batches` batches) and printing repr().
+# 20 images, batch 8, last partial batch kept -> 3 batches per epoch, max_ite 10, lr 1e-2 -> 1e-4:
+AUTHORS_RATES_3x10 = [0.00855017856687341] * 6 + [0.005050000000000001] * 3 + [0.0015498214331265902]
+# Kvasir's 900 images, batch 8 -> 113 batches, max_ite 15,000 (their script), at these 0-based iterations:
+AUTHORS_RATES_113x15000 = {0: 0.009998619134199535, 112: 0.009998619134199535, 113: 0.009998619134199535,
+                           225: 0.009998619134199535, 226: 0.00999447730721849, 7499: 0.005108460609440454,
+                           14999: 0.00010138086580046422}
+
+
+def test_cosine_epoch_is_the_authors_schedule():
+    small = tiny_cfg(iterations=10, lr=1e-2, min_lr=1e-4, schedule="cosine_epoch")
+    batches = train.batches_per_epoch(20, 8, drop_last=False)
+    assert batches == 3 and train.batches_per_epoch(20, 8, drop_last=True) == 2
+    assert [train.learning_rate(small, it, batches) for it in range(10)] == pytest.approx(AUTHORS_RATES_3x10, rel=1e-12)
+    paper = tiny_cfg(iterations=15000, lr=1e-2, min_lr=1e-4, schedule="cosine_epoch")
+    assert {it: train.learning_rate(paper, it, train.batches_per_epoch(900, 8, False))
+            for it in AUTHORS_RATES_113x15000} == pytest.approx(AUTHORS_RATES_113x15000, rel=1e-12)
+    with pytest.raises(ValueError, match="batches per epoch"):
+        train.learning_rate(paper, 0)
+
+
+def test_drop_last_false_trains_on_the_last_partial_batch(monkeypatch):
+    """8 training images, batch 3: kept, epochs are batches of 3, 3, 2 (every image once); dropped, 3, 3."""
+    sizes = []
+    real = train.sample_batch
+    monkeypatch.setattr(train, "sample_batch", lambda data, index, *a: sizes.append(len(index)) or real(data, index, *a))
+    run(tiny_cfg(batch_size=3, drop_last=False))
+    assert sizes == [3, 3, 2, 3, 3, 2]
+    sizes.clear()
+    run(tiny_cfg(batch_size=3))
+    assert sizes == [3, 3, 3, 3, 3, 3]
+
+
+def test_resize_antialias_false_is_the_authors_bilinear_resize():
+    """A 4-pixel row [0, 0, 8, 8] halved: without antialiasing each output pixel samples at source x = 0.5
+    and 2.5 (align_corners=False), averaging two neighbours: 0 and 8. With antialiasing a triangle of
+    half-width 2 source pixels: output pixel 0 (centre at source 1.0) weighs source pixels 0, 1, 2 by
+    3/4, 3/4, 1/4 (pixel -1 is outside; weights renormalised): 8 * 1/4 / 7/4 = 8/7, and 8 - 8/7 = 48/7."""
+    row = np.array([[[0, 0, 8, 8]] * 4], dtype=np.float32)
+    assert targets.resize(row, 2, binary=False, antialias=False)[0, 0].tolist() == pytest.approx([0, 8])
+    assert targets.resize(row, 2, binary=False)[0, 0].tolist() == pytest.approx([8 / 7, 48 / 7])
+    ds = Disks()
+    plain = targets.build_tensors(ds, ["img00"], tiny_cfg(resize_antialias=False), ("image",))["image"]
+    smooth = targets.build_tensors(ds, ["img00"], tiny_cfg(), ("image",))["image"]
+    assert not torch.equal(plain, smooth)   # its own cache entry, not the antialiased one
 
 
 def test_targets_image_normalisation_and_mask():
@@ -294,3 +335,11 @@ def test_test_every_records_the_test_trajectory_and_scores_the_final_model(tmp_p
     assert last[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))        # and pooled
     with pytest.raises(ValueError, match="test_every=3 is for selection=final"):
         run(tiny_cfg(selection="best_on_test", test_every=3))
+
+
+def test_gradtrack_oracle_trains_on_the_truth_in_place_of_every_gaze_map():
+    cfg = tiny_cfg(target_source="truth")
+    built = targets.build_tensors(GazedDisks(), ["img00", "img01"], cfg, ("mask", "conservative_mask", "track"))
+    assert built["mask"].sum() > 0
+    assert torch.equal(built["conservative_mask"], built["mask"])
+    assert torch.equal(built["track"], built["mask"].float().repeat(1, 3, 1, 1))   # G^50, G^75, G^100

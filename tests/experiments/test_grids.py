@@ -2,6 +2,7 @@
 shared default run appearing once as the same config in every grid of a notebook."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gazelib.core.config import preset_for
@@ -147,3 +148,31 @@ def test_table1_scores_the_test_split_where_listed_and_other_profiles_keep_their
     for profile in ("smoke", "quick", "paper"):   # their run ids stay as they are
         assert _ids(table1.table1_grid(profile), profile) == _ids(table1.TABLE1, profile)
     assert _ids(laptop, "laptop") != _ids(table1.TABLE1, "laptop")
+
+
+def test_augmentation_grid_pairs_each_augmented_row_with_its_table1_run():
+    grid = table1.augmentation_grid()
+    keys = _ids(grid, "laptop")
+    table1_keys = _ids(table1.TABLE1, "laptop")
+    for augmented, plain in table1.augmentation_comparisons().items():
+        assert keys[plain] == table1_keys[plain]           # the flips-only side is Table 1's own record
+        plain_cfg = make_config(*next((e.method, "kvasir", "laptop", list(e.overrides)) for e in grid if e.label == plain))
+        aug_cfg = make_config(*next((e.method, "kvasir", "laptop", list(e.overrides)) for e in grid if e.label == augmented))
+        differ = {k for k, v in aug_cfg.to_dict().items() if plain_cfg.to_dict()[k] != v}
+        assert differ == {"augment"} and aug_cfg.augment == "nnunet"
+
+
+def test_augmentation_reading_follows_the_numbers():
+    from gazelib.experiments.augmentation import reading
+
+    def table(deltas, ps):
+        rows = [{"label": f"{r}{table1.AUGMENTED}", "vs": r, "delta": d, "p_value": p, "seeds": 3}
+                for r, d, p in zip(table1.AUGMENTED_ROWS, deltas, ps)]
+        return pd.DataFrame(rows + [{"label": r, "vs": "", "delta": float("nan"), "p_value": float("nan"), "seeds": 3}
+                                    for r in table1.AUGMENTED_ROWS])
+
+    text = reading(table([1.5, 2.0, 0.3], [0.01, 0.001, 0.04]))
+    assert "* VAM + nnU-Net augmentation: +2.0 Dice points against VAM (paired Wilcoxon p 0.001" in text
+    assert "helps every row" in text
+    mixed = reading(table([1.5, -2.0, 0.3], [0.01, 0.001, 0.2]))
+    assert "It helps 1 of 3 rows" in mixed and "default stays `augment=flips`" in mixed

@@ -117,3 +117,50 @@ def test_steps_run_two_rows_from_the_pack_alone_and_collects_their_records(pack,
         assert record["config"]["preset"] == "smoke"
         assert record["git"]["revision"] == json.loads((pack / "MANIFEST.json").read_text())["code_revision"]
         assert len(record["scores"]) == 8   # per-image scores of the smoke test images
+
+
+def _diagnose_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("diagnose_gradtrack", REPO / "tools" / "gpu" / "diagnose_gradtrack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_diagnosis_dice_per_image_and_pooled_by_hand():
+    # image 1: prediction 2 pixels, truth 1 of them -> 2*1/3; image 2: both empty -> 1 by convention.
+    # pooled over both: 2 * 1 overlapping pixel / (2 + 1 + 0 + 0) pixels = 2/3
+    pred = [np.array([1, 1, 0, 0], bool), np.zeros(4, bool)]
+    truth = [np.array([1, 0, 0, 0], bool), np.zeros(4, bool)]
+    out = _diagnose_module().dice_both_ways(pred, truth)
+    assert out == pytest.approx({"per_image": (2 / 3 + 1) / 2, "pooled": 2 / 3, "images": 2})
+
+
+def test_gradtrack_diagnosis_runs_end_to_end_on_smoke(mirror, tmp_path):
+    """The GPU diagnosis as one command, here on the CPU with the smoke profile: stopped at its budget it
+    exits 3 and resumes; then both runs' records, the trajectory and every score are in its JSON."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GAZELIB_DATA": str(mirror), "GAZELIB_RESULTS": str(tmp_path / "results"),
+           "GAZELIB_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, str(REPO / "tools" / "gpu" / "diagnose_gradtrack.py"), "--profile", "smoke",
+               "--device", "cpu", "--every", "2", "--out", str(tmp_path / "out")]
+    stopped = subprocess.run([*command, "--budget", "0"], env=env, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 3 and "stopped at the budget" in stopped.stdout, stopped.stdout + stopped.stderr
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "diagnose_gradtrack_smoke.json").read_text())
+    best, oracle = result["gradtrack_best_on_test"], result["gradtrack_oracle"]
+    assert best["selection"]["mode"] == "best_on_test"
+    assert [it for it, _ in best["selection"]["test_dice_history"]] == [2, 4, 5]   # every 2 and the last
+    assert best["selection"]["iteration"] in (2, 4, 5)
+    # the chosen checkpoint is the one its record scored: per-image Dice at the images' own size agrees
+    assert best["test_native"]["per_image"] == pytest.approx(best["record_dice"], abs=1e-12)
+    assert best["test_native"]["images"] == best["test_64px"]["images"] == 8
+    train = best["train_64px"]
+    assert set(train) == {"prediction_vs_band", "prediction_vs_band_or_mask", "prediction_vs_truth", "band_vs_truth"}
+    assert all(v["images"] == 16 and 0 <= v["pooled"] <= 1 for v in train.values())
+    assert oracle["selection"]["mode"] == "final" and oracle["run_id"] != best["run_id"]
+    records = {json.loads(p.read_text())["run_id"]: json.loads(p.read_text())["config"]
+               for p in (tmp_path / "results" / "runs").glob("*.json")}
+    assert records[oracle["run_id"]]["target_source"] == "truth"
+    assert result["full_nnunet_record"] is None

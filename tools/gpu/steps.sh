@@ -8,7 +8,9 @@
 #   tools/gpu/steps.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
 #   tools/gpu/steps.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
 #   tools/gpu/steps.sh wait S       wait up to S seconds for the runs, then collect
-#   tools/gpu/steps.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
+#   tools/gpu/steps.sh diagnose     GradTrack's gap (tools/gpu/diagnose_gradtrack.py, BUDGET seconds of
+#                                     training, 540): exit 3 when it must be run again, else collect
+#   tools/gpu/steps.sh collect      records, logs, bench records and diagnoses -> $OUT/gpu-results.tar.gz
 #                                     (here: tar xzf gpu-results.tar.gz -C results)
 #
 # Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
@@ -54,6 +56,10 @@ case "${1:-}" in
   bench)
     $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}"
     $PY -m gazelib bench --device "$DEVICE" --lpp --profiles quick "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
+  diagnose)
+    $PY tools/gpu/diagnose_gradtrack.py --profile "$PROFILE" --device "$DEVICE" --budget "${BUDGET:-540}" \
+      --out "$GAZELIB_RESULTS/diagnosis"
+    "$0" collect ;;
   start)
     mkdir -p "$LOGS"
     # shellcheck disable=SC2086
@@ -73,8 +79,8 @@ case "${1:-}" in
     [ -f "$LOGS/finished" ] && echo "all runs finished" || echo "runs still going"
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
     for log in "$LOGS"/*.log; do [ -e "$log" ] && printf '%s: %s\n' "$(basename "$log")" "$(tail -c 300 "$log" | tr '\r' '\n' | tail -n 1)"; done
-    # what this procedure wrote: records and bench records newer than `setup`, and the logs
-    (cd "$GAZELIB_RESULTS" && find runs bench -name '*.json' -newer gpu-logs/run-start 2> /dev/null) \
+    # what this procedure wrote: records, bench records and diagnoses newer than `setup`, and the logs
+    (cd "$GAZELIB_RESULTS" && find runs bench diagnosis -name '*.json' -newer gpu-logs/run-start 2> /dev/null) \
       > "$LOGS/collected.txt" || true
     tar czf "$OUT/gpu-results.tar.gz" -C "$GAZELIB_RESULTS" gpu-logs -T "$LOGS/collected.txt"
     echo "$(wc -l < "$LOGS/collected.txt") records collected"

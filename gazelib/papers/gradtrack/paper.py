@@ -7,12 +7,14 @@ import torch
 
 from gazelib.core.config import Field, register_fields
 from gazelib.core.methods import register
-from gazelib.core.targets import Target, register_target
+from gazelib.core.targets import TARGETS, Target, register_target
 from gazelib.gaze.cache import GazeKind, gaze_maps, register_kind
 from gazelib.papers.gazemedseg.pseudo_masks import pseudo_mask_tensor
 from gazelib.papers.gradtrack import track_maps
 from gazelib.papers.gradtrack.method import COMPONENTS, GradTrack
 from gazelib.papers.gradtrack.track_attention import LOCATIONS
+
+TARGET_SOURCES = ("gaze", "truth")
 
 #: GradTrack's L_VAM target is one more pseudo-mask of GazeMedSeg's dense-CRF map, a conservative
 #: (under-activation) one: ``[C >= 0.7]`` (target ``conservative_mask``).
@@ -29,6 +31,9 @@ register_fields(
     Field("ta_location", str, "decoder", choices=LOCATIONS),
     Field("components", int, 4, choices=COMPONENTS),   # Fig. 4(a) #1..#4 (``method.py``)
     Field("track", str, "polyline", choices=track_maps.TRACKS),
+    # an oracle: "truth" trains on the ground-truth mask in place of every gaze-made map (the 0.7 mask and
+    # the three track maps), to see whether the pipeline reaches full supervision when the target is right
+    Field("target_source", str, "gaze", choices=TARGET_SOURCES),
 )
 
 # Track maps are computed at the requested size directly (``size``; None = the image's own), on the
@@ -45,16 +50,29 @@ register_kind(GazeKind(
 
 
 def _track(dataset, ids, cfg) -> torch.Tensor:
-    """float32 (N, 3, S, S): the track maps G^r, r = 50 %, 75 %, 100 %, on the S x S training grid."""
+    """float32 (N, 3, S, S): the track maps G^r, r = 50 %, 75 %, 100 %, on the S x S training grid
+    (with ``target_source=truth``: the ground-truth mask in each channel)."""
+    if cfg.target_source == "truth":
+        return TARGETS["mask"].build(dataset, ids, cfg).float().repeat(1, len(track_maps.RATIOS), 1, 1)
     maps = gaze_maps(dataset, "track", ids, cfg=cfg, size=cfg.image_size)
     return torch.stack([torch.from_numpy(np.asarray(maps[i])) for i in ids])
 
 
-register_target(Target("conservative_mask",   # uint8 (N, 1, S, S): GazeMedSeg's pseudo-mask at 0.7
-                       lambda dataset, ids, cfg: pseudo_mask_tensor(dataset, ids, cfg, (cfg.under_threshold,)),
-                       binary=True,
-                       params=lambda cfg: {"sigma": cfg.sigma, "under_threshold": cfg.under_threshold}))
+def _conservative_mask(dataset, ids, cfg) -> torch.Tensor:
+    """uint8 (N, 1, S, S): GazeMedSeg's pseudo-mask at 0.7 (``target_source=truth``: the ground-truth mask)."""
+    if cfg.target_source == "truth":
+        return TARGETS["mask"].build(dataset, ids, cfg)
+    return pseudo_mask_tensor(dataset, ids, cfg, (cfg.under_threshold,))
+
+
+def _source(cfg) -> dict:
+    """The oracle's cache key part; empty for gaze, so the gaze targets keep their cache entries."""
+    return {} if cfg.target_source == "gaze" else {"source": cfg.target_source}
+
+
+register_target(Target("conservative_mask", _conservative_mask, binary=True,
+                       params=lambda cfg: {"sigma": cfg.sigma, "under_threshold": cfg.under_threshold, **_source(cfg)}))
 register_target(Target("track", _track, channels=lambda cfg: len(track_maps.RATIOS),
                        params=lambda cfg: {"beta": cfg.beta, "tau": cfg.tau, "truncation": cfg.truncation,
-                                           "track": cfg.track}))
+                                           "track": cfg.track, **_source(cfg)}))
 GRADTRACK = register(GradTrack())
