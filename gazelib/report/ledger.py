@@ -80,10 +80,11 @@ def reading(row: dict, profile: str) -> str:
                      f"checkpoint) gives {f(row['best_on_test_OPTIMISTIC'])} "
                      f"({row['best_on_test_OPTIMISTIC'] - row['measured']:+.1f}).")
     if not math.isnan(row["ceiling"]):
-        side = "above" if row["paper"] > row["ceiling"] else "below"
+        def side(value):
+            return f"{abs(value - row['ceiling']):.1f} {'above' if value > row['ceiling'] else 'below'}"
+
         parts.append(f"Its training target ({row['ceiling_target']}) itself scores {f(row['ceiling'])} on the test "
-                     f"images; the paper's value is {abs(row['paper'] - row['ceiling']):.1f} {side} that ceiling, "
-                     f"ours {row['measured'] - row['ceiling']:+.1f} from it.")
+                     f"images: the paper's value is {side(row['paper'])} that ceiling, ours {side(row['measured'])}.")
     if not math.isnan(row["paper_scale"]):
         parts.append(f"At `paper` scale: {f(row['paper_scale'])} ({row['paper_scale_seeds']} seed(s), "
                      f"{row['paper_scale'] - row['paper']:+.1f} from the paper).")
@@ -124,7 +125,7 @@ def gap_ledger(runs: pd.DataFrame, measured: pd.DataFrame, paper: pd.Series, pro
                "paper_scale_seeds": len(scale)}
         if len(scale):   # what the paper-scale records lack, said beside the row's own
             lacking = row_values([read_record(path) for path in scale.record])["missing"]
-            row["missing"] = "; ".join(filter(None, [row["missing"], lacking and f"paper scale: {lacking}"]))
+            row["missing"] = "; ".join(filter(None, [row["missing"], lacking and f"at paper scale too ({lacking})"]))
         row["reading"] = reading(row, profile)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)

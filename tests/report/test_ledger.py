@@ -49,8 +49,8 @@ def test_ledger_values_by_hand(table):
     assert a.best_on_test_OPTIMISTIC == pytest.approx(100 * (0.7 + 0.9) / 2) and a.best_iteration == "2, 1"
     assert (a.ceiling, a.ceiling_target) == (98.0, "t1")                   # the best target, test split, size 64
     assert a.paper_scale == pytest.approx(85.0)
-    assert a.missing == ("paper scale: pooled: records without pixel counts; best-on-test: no test evaluations "
-                         "during training")                                  # what the paper-scale record lacks
+    assert a.missing == ("at paper scale too (pooled: records without pixel counts; best-on-test: no test "
+                         "evaluations during training)")                                  # what the paper-scale record lacks
     assert a.paper_scale_seeds == 1 and b.paper_scale_seeds == 0
     assert math.isnan(b.pooled) and math.isnan(b.best_on_test_OPTIMISTIC) and math.isnan(b.paper_scale)
     assert (b.ceiling, b.ceiling_target) == (74.0, "v")
@@ -63,8 +63,8 @@ def test_readings_are_written_from_the_numbers(table):
                         "Dice: 60.0 (95 % CI 50.0-70.0, 2 seed(s)), -20.0 from the paper.")
     assert f"gives {100 * (76 / 90 + 20 / 30) / 2:.1f} (+{100 * (76 / 90 + 20 / 30) / 2 - 60:.1f})" in a
     assert "(OPTIMISTIC: the test set picks the checkpoint) gives 80.0 (+20.0)" in a
-    assert "Its training target (t1) itself scores 98.0 on the test images; the paper's value is 18.0 below that " \
-           "ceiling, ours -38.0 from it." in a
+    assert "Its training target (t1) itself scores 98.0 on the test images: the paper's value is 18.0 below that " \
+           "ceiling, ours 38.0 below." in a
     assert "At `paper` scale: 85.0 (1 seed(s), +5.0 from the paper)." in a
     assert "Pooling" not in b and "OPTIMISTIC" not in b and "Missing: pooled: records without pixel counts" in b
 
