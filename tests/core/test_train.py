@@ -131,6 +131,15 @@ def test_checkpoint_with_other_config_is_an_error():
         run(cfg)
 
 
+def test_a_key_declared_after_a_record_reads_as_its_default(tmp_path):
+    cfg = make_config("gazemedseg", preset="smoke")
+    older = {k: v for k, v in cfg.to_dict().items() if k != "lpp_impl"}   # made before lpp_impl was declared
+    runs.check_same_config(older, cfg, tmp_path / "record.json")
+    with pytest.raises(ValueError, match="different config.*'lpp_impl': \\('loop', 'fused'\\)"):
+        runs.check_same_config(older, make_config("gazemedseg", preset="smoke", overrides=["lpp_impl=fused"]),
+                               tmp_path / "record.json")
+
+
 def test_records_to_table_over_two_seeds(tmp_path):
     recs = [results.read_record(run(tiny_cfg(seed=s))) for s in (0, 1)]
     df = results.load_records(method="tiny")
