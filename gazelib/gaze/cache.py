@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -222,6 +223,8 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     missing = sorted(id for id in set(ids) if entries[id] not in stored)
     chunks = [{id: entries[id] for id in missing[i:i + chunk]} for i in range(0, len(missing), chunk)]
     workers = min(workers or os.cpu_count() or 1, max(len(chunks), 1))
+    if progress and len(missing) > chunk:
+        announce(dataset, kind, missing, params, workers)
     bar = tqdm(total=len(missing), desc=f"{dataset.name} {kind} maps", disable=not progress or not missing)
     if workers == 1:
         _init_worker(dataset)
@@ -234,6 +237,18 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
                 bar.update(len(done))
     bar.close()
     return directory
+
+
+def announce(dataset, kind: str, missing: list[str], params: dict, workers: int) -> float:
+    """Print, before a long computation starts, how many maps it computes and about how long it takes:
+    one map timed in this process (computed once more later: under a second), times the count, over the
+    workers. Returns the estimate in seconds."""
+    start = time.perf_counter()
+    compute_map(dataset, kind, missing[0], params)
+    estimate = (time.perf_counter() - start) * len(missing) / workers
+    print(f"{dataset.name}: {len(missing)} {kind} maps to compute in {workers} process(es), "
+          f"about {estimate / 60:.1f} min (one map timed, times the count, over the processes)", flush=True)
+    return estimate
 
 
 def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,
