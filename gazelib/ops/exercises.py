@@ -127,18 +127,20 @@ def split_lesson(source: Path):
 
 
 def blanks(source: Path) -> list[tuple[str, list[str]]]:
-    """``[(what to write, [hints])]`` of a lesson, in order: the function or class a marked region
+    """``[(what to write, [hints])]`` of a lesson, in order: the function, class or method a marked region
     completes (the last ``def`` or ``class`` above its ``BEGIN``) and the region's hints."""
     found = []
     for cell in jupytext.read(source).cells:
         if "solution" not in _tags(cell):
             continue
-        name = None
+        name = owner = None
         for line in cell.source.splitlines():
             marker = line.strip()
-            definition = re.match(r"(?:def|class)\s+(\w+)", marker)
-            if definition:
-                name = definition[1]
+            definition = re.match(r"(def|class)\s+(\w+)", marker)
+            if definition and definition[1] == "class":
+                name = owner = definition[2]
+            elif definition:   # a method is named with its class
+                name = f"{owner}.{definition[2]}" if owner and line[0].isspace() else definition[2]
             elif marker == BEGIN:
                 found.append((name or "a cell", []))
             elif marker.startswith(HINT):
