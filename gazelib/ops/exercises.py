@@ -79,8 +79,8 @@ def _blank_out(source: str, where: str, keep_solution: bool) -> str:
 def _workshop_parameters(source: str) -> str:
     """The parameters cell with the values of ``WORKSHOP`` (comments kept, aligned as they were)."""
     def assign(match):
-        value = WORKSHOP[match["name"]]
-        return f"{match['head']}{value.ljust(len(match['value']))}{match['tail'] or ''}"
+        value, tail = WORKSHOP[match["name"]], match["tail"]
+        return match["head"] + (value.ljust(len(match["value"])) + tail if tail else value)
     names = "|".join(WORKSHOP)
     return re.sub(rf"^(?P<head>(?P<name>{names})\s*=\s*)(?P<value>[^#\n]*?)(?P<tail>\s+#.*)?$", assign, source,
                   flags=re.MULTILINE)
