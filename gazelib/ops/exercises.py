@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import jupytext
+from nbformat.v4 import new_markdown_cell
 
 from gazelib.core import files
 
@@ -122,8 +123,20 @@ def split_lesson(source: Path):
             if "parameters" in _tags(cell):
                 cell.source = _workshop_parameters(cell.source)
         notebook.cells = _workshop_cells(notebook.cells)
+        notebook.cells.insert(1, new_markdown_cell(_header(source, keep)))
         versions.append(notebook)
     return tuple(versions)
+
+
+def _header(source: Path, solution: bool) -> str:
+    """What the notebook is, under the lesson's title."""
+    count = len(blanks(source))
+    what = (f"**Solutions** of the workshop exercise `{source.stem}_exercise.ipynb`" if solution else
+            f"**Workshop exercise**: {count} blank{'s' if count != 1 else ''}, each a `# your code here` under its hints; the check cell "
+            f"after a blank passes when it is right (solutions: `{source.stem}_solution.ipynb`)")
+    parameters = ", ".join(f"`{name} = {value}`" for name, value in WORKSHOP.items())
+    return (f"{what}. Generated from the lesson `{source.name}` by `make exercises`, with only the part of it "
+            f"the exercises need; it opens under the workshop's parameters ({parameters}).")
 
 
 def blanks(source: Path) -> list[tuple[str, list[str]]]:
