@@ -42,7 +42,7 @@ from gazelib.core.paths import use_results
 check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
-# %%
+# %% tags=["exercise"]
 import matplotlib.pyplot as plt
 
 from gazelib.core.config import make_config
