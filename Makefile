@@ -63,7 +63,7 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 	$(BIN)/jupytext --sync $(NOTEBOOK_SOURCES)
 
 .PHONY: exercises
-exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01-05 (notebooks/exercises/)
+exercises: setup  ## workshop notebooks (blanks with hints, solutions) from lessons 01-05 and a teacher's page with their times (notebooks/exercises/)
 	$(BIN)/python -m gazelib.ops.exercises
 
 reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE, ONLY); resumes where it stopped

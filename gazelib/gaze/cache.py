@@ -239,15 +239,19 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     return directory
 
 
-def announce(dataset, kind: str, missing: list[str], params: dict, workers: int) -> float:
-    """Print, before a long computation starts, how many maps it computes and about how long it takes:
-    one map timed in this process (computed once more later: under a second), times the count, over the
-    workers. Returns the estimate in seconds."""
-    start = time.perf_counter()
+def announce(dataset, kind: str, missing: list[str], params: dict, workers: int, timed: int = 3) -> float:
+    """Print, before a long computation starts, how many maps it computes and about how long it takes: the
+    mean time of ``timed`` maps in this process (after one untimed map, which pays the one-off costs such as
+    reading every fixation), times the count, over the workers. The maps are computed again in their chunks
+    (a few seconds at most). Returns the estimate in seconds."""
     compute_map(dataset, kind, missing[0], params)
-    estimate = (time.perf_counter() - start) * len(missing) / workers
+    sample = missing[1:1 + timed] or missing[:1]
+    start = time.perf_counter()
+    for id in sample:
+        compute_map(dataset, kind, id, params)
+    estimate = (time.perf_counter() - start) / len(sample) * len(missing) / workers
     print(f"{dataset.name}: {len(missing)} {kind} maps to compute in {workers} process(es), "
-          f"about {estimate / 60:.1f} min (one map timed, times the count, over the processes)", flush=True)
+          f"about {estimate / 60:.1f} min ({len(sample)} maps timed, times the count, over the processes)", flush=True)
     return estimate
 
 
