@@ -4,7 +4,7 @@
 PYTHON      ?= python3
 VENV        ?= .venv
 BIN         := $(VENV)/bin
-# CPU build by default (lies on the CI machines' disk). On a GPU machine choose a CUDA build, e.g.
+# CPU build by default (the smaller download; lessons and tests need no GPU). On a GPU machine choose a CUDA build, e.g.
 #   make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu130
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
@@ -76,14 +76,14 @@ figures: setup  ## rebuild every table and figure from the existing run records,
 bench: setup  ## speed of every method at the paper and quick settings, and the authors'-style reference (results/bench/)
 	$(BIN)/gazelib bench --device $(DEVICE)
 
-BOOK_PROFILE ?= smoke
+BOOK_PROFILE ?= laptop
 .PHONY: book book-check browser
 
-book: setup  ## the executed lessons (BOOK_PROFILE=smoke|quick|paper) and the results as an offline HTML site in _build/book/html
+book: setup  ## the lessons executed from the run records (BOOK_PROFILE=laptop|quick|paper|smoke) and their results as an offline HTML site in _build/book/html
 	$(BIN)/gazelib book --profile $(BOOK_PROFILE)
 
-book-check: setup browser  ## build the book, read every page in headless Chromium, screenshot lesson 03 to results/book/
-	$(BIN)/gazelib book --profile $(BOOK_PROFILE) --check --screenshot results/book/screenshot-lesson-03.png
+book-check: setup browser  ## read every page of the built book in headless Chromium (executes nothing); screenshots to results/book/
+	$(BIN)/gazelib book --check --screenshots results/book
 
 browser:  ## Debian's Chromium for the book's browser test (installed with apt-get when missing and running as root)
 	@command -v chromium > /dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \

@@ -2,7 +2,7 @@
 
 Offline by design: notebooks are rendered as executed (never run here), MathJax comes from the
 local copy that ``sphinx-mathjax-offline`` ships, and nothing loads widget scripts from a CDN
-(gazelib/ops/book.py drops the progress-bar widgets from the executed lessons).
+(gazelib/ops/book_publish.py drops the progress-bar widgets from the executed lessons).
 """
 project = "gazelib"
 author = "gazelib contributors"
@@ -14,6 +14,12 @@ nb_execution_mode = "off"          # the lessons arrive executed (papermill)
 nb_ipywidgets_js = {}              # no require.js / widget manager from a CDN
 
 html_theme = "sphinx_book_theme"
-html_theme_options = {"show_toc_level": 2, "use_download_button": True}
+html_theme_options = {"show_toc_level": 2, "use_download_button": True,
+                      # the results pages give their width to the tables: no in-page contents beside them
+                      "secondary_sidebar_items": {"index": ["page-toc"], "lessons/*": ["page-toc"], "results/*": []}}
 html_show_sourcelink = False
 html_last_updated_fmt = None
+numfig = True                      # the results pages' figures are numbered ("Fig. 3")
+
+html_static_path = ["_static"]
+html_css_files = ["gazelib.css"]   # wide tables scroll in their own box instead of running off the page

@@ -295,16 +295,9 @@ for r in t["ratios"]:
 print(f"readable_track_map == gazelib.papers.gradtrack.track_maps.track_map on {case}, r = {t['ratios']}")
 
 # %%
-ratios = (0.5, 0.75, 1.0)
-fig, axes = plt.subplots(n_examples, len(ratios) + 1, figsize=(3.2 * (len(ratios) + 1), 3 * n_examples))
-for row, image_id in enumerate(examples):
-    image, sp = ds.image(image_id), ds.scanpath(image_id)
-    h, w = image.shape[:2]
-    draw_scanpath(axes[row, 0], image, sp, "scanpath")
-    for col, r in enumerate(ratios, start=1):
-        t = params["track"]
-        g = track_map(sp, h, w, r, t["beta"], t["tau"], t["truncation"], t["track"], tuple(t["grid"]))
-        show_map(axes[row, col], image, g, f"$G^{{{r:.0%}}}$".replace("%", r"\%"))
+from gazelib.papers.gradtrack.figures import track_panels
+
+fig = track_panels(ds, examples, params["track"])
 save_figure(fig, f"01_tracks_{dataset}")
 plt.show()
 

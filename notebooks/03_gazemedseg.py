@@ -51,7 +51,7 @@ from gazelib.papers.gazemedseg.loss import consistency_loss
 from gazelib.papers.gazemedseg.lpp import local_pixel_propagation
 from gazelib.report.tables import readable, write_table
 from gazelib.report.plots import bar_with_reference, save_figure
-from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. Local pixel propagation
@@ -269,7 +269,7 @@ results = run_grids(grids, profile, dataset, seeds, device, train=train)
 
 # %% [markdown]
 # Each table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test images,
-# and every row's paired Wilcoxon p-value against the grid's default run (`vs`).
+# and every row's paired Wilcoxon p-value against the grid's default run (`compared with`).
 
 # %%
 tables = {}
@@ -279,13 +279,34 @@ for name, runs in results.items():
     display(readable(tables[name]))
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
-for ax, (name, runs) in zip(axes, results.items()):
+# A grid of one point (the weight under the trimmed profiles) compares nothing: it gets no panel, and
+# the figure says so.
+compared = {name: runs for name, runs in results.items() if runs.label.nunique() > 1}
+fig, axes = plt.subplots(1, len(compared), figsize=(5 * len(compared), 4.4), sharey=True, squeeze=False,
+                         layout="constrained")
+for ax, (name, runs) in zip(axes[0], compared.items()):
     bar_with_reference(runs.assign(dice=runs.dice * 100), "label", "dice", ax=ax, title=f"GazeMedSeg: {name}",
-                       markers=markers(tables[name]))
-axes[0].set_ylabel(f"Dice (%) on {dataset}, {profile}")
+                       table=tables[name])
+axes[0, 0].set_ylabel(f"Dice (%) on {dataset}, {profile}")
+single = [f"{name}: only {runs.label.iloc[0]} trained under {profile}, nothing to compare"
+          for name, runs in results.items() if name not in compared]
+if single:
+    fig.suptitle("; ".join(single), fontsize=9, color="dimgrey")
 save_figure(fig, f"03_gazemedseg_ablations_{dataset}_{profile}")
 plt.show()
+
+# %% [markdown]
+# Beside the measured Dice: the target ceiling of GazeMedSeg (one row per pseudo-mask level).
+# Each training target itself is scored against the truth on the test images at this profile's
+# size (brought to each image's resolution as a prediction is), per image (`dice_mean`), pooled
+# over images, and for small and large polyps apart: what a network that reproduced its target
+# exactly would score. Lesson 06 computes the table
+# (`gazelib.papers.target_ceilings`) and puts it beside every Table 1 row in the gap ledger.
+
+# %%
+from gazelib.papers.target_ceilings import ceilings_view
+
+ceilings_view(dataset, profile, ("gazemedseg",))
 
 # %% [markdown]
 # ## 4. What the runs learned
@@ -304,6 +325,7 @@ fig = predictions_vs_truth(results["levels"], ds)
 save_figure(fig, f"03_gazemedseg_predictions_{dataset}_{profile}")
 plt.show()
 
+# %% [markdown]
 # ## 5. What the measurements say about the paper's claims
 #
 # The paper argues for its choices (2 levels, `prop` consistency, $\lambda = 3$) by showing each

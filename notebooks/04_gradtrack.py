@@ -51,8 +51,8 @@ from gazelib.papers.gradtrack import experiments as gradtrack_experiments
 from gazelib.papers.gradtrack.loss import gtmg_loss
 from gazelib.papers.gradtrack.track_attention import TrackAttention
 from gazelib.report.tables import readable, write_table
-from gazelib.report.plots import bar_with_reference, save_figure
-from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.plots import bar_with_reference, save_figure, significance_ticks
+from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. Track attention and its loss
@@ -251,7 +251,7 @@ print("readable_truncate == gazelib.papers.gradtrack.track_maps.truncate on 20 s
 # GradTrack's Table 1 row (lesson 06).
 #
 # Every table: Dice in percent, mean ± std over seeds, the 95 % bootstrap interval over test
-# images, and each row's paired Wilcoxon p-value against the default run (`vs`: GradTrack itself).
+# images, and each row's paired Wilcoxon p-value against the default run (`compared with`: GradTrack itself).
 
 # %%
 grids = gradtrack_experiments.ablations(profile)
@@ -289,17 +289,20 @@ write_table(taus, f"04_gradtrack_tau_{dataset}_{profile}")
 readable(taus)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [5, 4, 5]})
+# One y axis from 0 for the three panels: the tau sweep's differences are seen at the scale of the others.
+fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [5, 4, 5]}, sharey=True,
+                         layout="constrained")
 bar_with_reference(table2_runs.assign(dice=table2_runs.dice * 100), "label", "dice",
-                   table2.set_index("label")["paper_dice"], ax=axes[0], title="Table 2", markers=markers(table2))
+                   table2.set_index("label")["paper_dice"], ax=axes[0], title="Table 2", table=table2)
 bar_with_reference(component_runs.assign(dice=component_runs.dice * 100), "label", "dice", ax=axes[1],
-                   title="Fig. 4(a): components", markers=markers(components))
+                   title="Fig. 4(a): components", table=components, texts=gradtrack_experiments.COMPONENT_TITLES)
 sns.lineplot(data=tau_runs.assign(dice=tau_runs.dice * 100), x="tau", y="dice", marker="o", errorbar="sd", ax=axes[2])
 tau_of = tau_runs.drop_duplicates("label").set_index("label").tau
-for label, marker in markers(taus).items():   # significance against tau = 0.25, above each point
-    axes[2].annotate(marker, (tau_of[label], taus.set_index("label").dice_mean[label]), xytext=(0, 6),
-                     textcoords="offset points", ha="center", fontsize=8)
-axes[2].set_title("Fig. 4(b): τ")
+significance_ticks(axes[2], taus, positions=tau_of.to_dict(), texts={label: f"{t:g}" for label, t in tau_of.items()},
+                   axis="τ (field-of-view threshold)",
+                   spread="line: mean over seeds; band: ± sd over seeds" if tau_runs.seed.nunique() > 1 else "one seed")
+axes[2].set(title="Fig. 4(b): τ", ylabel="")
+axes[1].set_ylabel("")
 axes[0].set_ylabel(f"Dice (%) on {dataset}, {profile}")
 save_figure(fig, f"04_gradtrack_ablations_{dataset}_{profile}")
 plt.show()
@@ -320,9 +323,22 @@ plt.show()
 from gazelib.data.datasets import load_dataset
 
 ds = load_dataset(dataset)
-fig = predictions_vs_truth(component_runs, ds)
+fig = predictions_vs_truth(component_runs, ds, titles=gradtrack_experiments.COMPONENT_TITLES)
 save_figure(fig, f"04_gradtrack_predictions_{dataset}_{profile}")
 plt.show()
+
+# %% [markdown]
+# Beside the measured Dice: the target ceiling of GradTrack (the CRF mask, the track band, and their union).
+# Each training target itself is scored against the truth on the test images at this profile's
+# size (brought to each image's resolution as a prediction is), per image (`dice_mean`), pooled
+# over images, and for small and large polyps apart: what a network that reproduced its target
+# exactly would score. Lesson 06 computes the table
+# (`gazelib.papers.target_ceilings`) and puts it beside every Table 1 row in the gap ledger.
+
+# %%
+from gazelib.papers.target_ceilings import ceilings_view
+
+ceilings_view(dataset, profile, ("gradtrack",))
 
 # %% [markdown]
 # What the trained TA modules see: for the full design (\#4), the track map each TA module is
@@ -341,6 +357,7 @@ else:
     save_figure(fig, f"04_gradtrack_ta_outputs_{dataset}_{profile}")
     plt.show()
 
+# %% [markdown]
 # ## 7. What the measurements say about the paper's claims
 #
 # GradTrack argues for its design with Table 2 (its choice beats every variant), Fig. 4(a) (each

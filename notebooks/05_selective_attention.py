@@ -54,8 +54,8 @@ from gazelib.core.losses import dice_loss
 from gazelib.papers.selective_attention.network import AAB, SAN, SANSegNet, positional_encoding
 from gazelib.core.networks import BasicUNet
 from gazelib.report.tables import readable, write_table
-from gazelib.report.plots import MAP_CMAP, add_colorbar, save_figure
-from gazelib.report.summary import claim_verdicts, markers, show_verdicts, summarize
+from gazelib.report.plots import MAP_CMAP, add_colorbar, save_figure, significance_ticks
+from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 
 # %% [markdown]
 # ## 1. The Selective Attention Network
@@ -242,8 +242,8 @@ print(f"readable_san_loss == the san method's loss (gaze weight {cfg.gaze_weight
 # ## 3. Table 1 layout: data ratio × variant
 #
 # * **Backbone** — the U-Net alone;
-# * **+gaze\*** — an extra gaze head whose prediction is used as a soft attention map;
-# * **+SAN\*** — SAN features concatenated to the backbone instead of the AAB;
+# * **+gaze head** (the paper's +gaze\*) — an extra gaze head whose prediction is used as a soft attention map;
+# * **+SAN concat** (the paper's +SAN\*) — SAN features concatenated to the backbone instead of the AAB;
 # * **ours-gaze** — SAN + AAB with the SAN trained on the masks instead of gaze;
 # * **ours** — SAN + AAB trained with gaze.
 #
@@ -260,7 +260,7 @@ print(f"readable_san_loss == the san method's loss (gaze weight {cfg.gaze_weight
 # %% [markdown]
 # Each cell (variant, ratio) is one row of the table below: Dice in percent, mean ± std over
 # seeds, the 95 % bootstrap interval over test images, and the paired Wilcoxon p-value against the
-# backbone at the same ratio (`vs`); the pivot after it shows the means in the paper's layout.
+# backbone at the same ratio (`compared with`); the pivot after it shows the means in the paper's layout.
 
 # %%
 runs = run_grid(san_experiments.table(profile), profile, dataset, seeds, device, train=train)
@@ -278,17 +278,22 @@ table = cells.pivot_table(index="label", columns="ratio", values="dice_mean").re
 table.round(1)
 
 # %%
-significance = markers(cells, group="cell")
-fig, ax = plt.subplots(figsize=(6.5, 4))
-for label, row in table.iterrows():
-    ax.plot(row.index, row.values, marker="o", label=label)
-    for ratio, value in row.dropna().items():   # significance against the backbone at this ratio
-        ax.annotate(significance.get(san_experiments.cell(label, ratio), ""), (ratio, value), xytext=(0, 5),
-                    textcoords="offset points", ha="center", fontsize=7)
-ax.set_xlabel("fraction of the training split")
-ax.set_ylabel("Dice (%)")
-ax.set_title(f"Selective attention on {dataset} ({profile}); * vs backbone")
-ax.legend(fontsize=8)
+# One panel per data ratio; the y axis spans whole tens around the 95 % intervals, so that a difference
+# is seen against the uncertainty of each mean, not magnified by a tight axis.
+widths = [max(3, (cells.ratio == ratio).sum()) for ratio in ratios]
+fig, axes = plt.subplots(1, len(ratios), figsize=(1.3 * sum(widths), 4.4), sharey=True, squeeze=False,
+                         gridspec_kw={"width_ratios": widths}, layout="constrained")
+for ax, ratio in zip(axes[0], ratios):
+    at = cells[cells.ratio == ratio].reset_index(drop=True)
+    ax.errorbar(at.index, at.dice_mean, yerr=[at.dice_mean - at.dice_ci_low, at.dice_ci_high - at.dice_mean],
+                fmt="o", capsize=4)
+    significance_ticks(ax, at, positions=dict(zip(at.cell, at.index)), texts=dict(zip(at.cell, at.label)),
+                       group="cell", axis=f"ratio {ratio:g} of the training split",
+                       spread="point: mean over seeds; bar: 95 % bootstrap CI over test images")
+    ax.set_xlim(-0.6, len(at) - 0.4)
+axes[0, 0].set_ylim(10 * np.floor(cells.dice_ci_low.min() / 10), 10 * np.ceil(cells.dice_ci_high.max() / 10))
+axes[0, 0].set_ylabel("Dice (%)")
+fig.suptitle(f"Selective attention on {dataset} ({profile})", fontsize=10)
 save_figure(fig, f"05_selective_attention_{dataset}_{profile}")
 plt.show()
 
@@ -315,6 +320,7 @@ fig = predictions_vs_truth(smallest, ds)
 save_figure(fig, f"05_selective_attention_predictions_{dataset}_{profile}")
 plt.show()
 
+# %% [markdown]
 # ### What the measurements say about the paper's claims
 #
 # The paper finds `ours` above the backbone and above every other variant at every data ratio.

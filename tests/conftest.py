@@ -62,7 +62,8 @@ def fresh_clone(dest: Path) -> Path:
 @pytest.fixture(scope="session")
 def executed_lessons(tmp_path_factory) -> Path:
     """Where the notebook tests leave the lessons they executed (``<lesson>-kvasir-smoke.ipynb``, the
-    names `make reproduce` uses), so the book test publishes them instead of executing them again."""
+    names `make reproduce` uses) with the tables (``results/tables``) and figures (``figures``) they
+    wrote, so the book test publishes them instead of executing them again."""
     return tmp_path_factory.mktemp("executed_lessons")
 
 
@@ -72,6 +73,10 @@ def _keep_executed_lessons(request, tmp_path, executed_lessons):
     if request.node.module.__name__.endswith("test_notebooks"):
         for executed in tmp_path.glob("[0-9][0-9]_*.ipynb"):
             shutil.copy(executed, executed_lessons / f"{executed.stem}-kvasir-smoke.ipynb")
+        for written, kept in ((tmp_path / "results" / "tables", executed_lessons / "results" / "tables"),
+                              (tmp_path / "figures", executed_lessons / "figures")):
+            if written.is_dir():
+                shutil.copytree(written, kept, dirs_exist_ok=True)
 
 
 def pytest_collection_modifyitems(items):

@@ -72,7 +72,7 @@ def test_a_record_edited_to_dice_099_is_refused_by_train_figures_and_summary(tin
     from gazelib.report.summary import summarize
 
     assert tiny_cli(["train", *TINY]) == 0
-    path = Path(capsys.readouterr().out.strip())
+    path = Path(capsys.readouterr().out.splitlines()[0])
     _edit(path, _all_dice_099)
     assert tiny_cli(["train", *TINY]) == 2                         # gazelib train
     assert _one_line_error(capsys).startswith(f"error: {path} ")
@@ -108,7 +108,7 @@ def test_a_malformed_record_is_not_reused(edit):
 
 def test_rerun_into_the_records_own_folder_is_refused(tiny_cli, capsys):
     assert tiny_cli(["train", *TINY]) == 0
-    path = Path(capsys.readouterr().out.strip())
+    path = Path(capsys.readouterr().out.splitlines()[0])
     folder = path.parent.parent
     assert tiny_cli(["rerun", str(path), "--into", str(folder), "--quiet"]) == 2
     error = _one_line_error(capsys)

@@ -67,7 +67,7 @@ EXCLUDED = {
     "tests/ops/test_book.py::test_book_builds_and_reads_offline": "builds the book from executed lessons and reads it "
                                                               "in Chromium (minutes)",
     "tests/ops/test_book.py::test_check_finds_what_a_reader_would_miss": "drives Chromium (browser, not numerics)",
-    "tests/ops/test_gpu.py::test_session_runs_two_rows_in_a_fresh_copy_and_collects_their_records":
+    "tests/ops/test_gpu.py::test_steps_run_two_rows_from_the_pack_alone_and_collects_their_records":
         "trains runs in child processes (about 50 s a repetition); the training code is repeated in-process "
         "by tests/core/test_train.py",
     "tests/experiments/test_engines.py::test_local_processes_write_the_records_serial_training_writes":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import signal
 import sys
@@ -25,7 +26,8 @@ COMMAND_GROUPS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gazelib", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gazelib", description=__doc__.splitlines()[0].replace("``", ""))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.metadata.version('gazelib')}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error (also GAZELIB_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", required=True)

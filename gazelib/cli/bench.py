@@ -13,7 +13,8 @@ def add_commands(subparsers) -> None:
     bench.add_argument("--device", default="auto", help="auto | cpu | cuda")
     bench.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                        help="subset of: full_unet full_nnunet vam vam_crf gazemedseg gradtrack san (default: all)")
-    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=PROFILES)
+    bench.add_argument("--profiles", nargs="+", default=["paper", "quick"], choices=PROFILES,
+                       help="the run sizes to time (default: paper quick)")
     bench.add_argument("--steps", type=int, default=None,
                        help="timed training steps, median reported (default 3 on CUDA, 2 on the CPU)")
     bench.add_argument("--warmup", type=int, default=1, help="untimed steps first")

@@ -18,7 +18,7 @@ def add_commands(subparsers) -> None:
     verify.set_defaults(func=_verify)
 
     gaze = commands.add_parser("check-gaze", help="validate a fixation CSV and print its summary")
-    gaze.add_argument("file", type=Path)
+    gaze.add_argument("file", type=Path, help="a GazeMedSeg fixation CSV file")
     gaze.add_argument("--images", type=Path, help="folder of the images (checks IMAGE_HEIGHT/WIDTH and coverage)")
     gaze.set_defaults(func=_check_gaze)
 

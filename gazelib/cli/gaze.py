@@ -11,7 +11,9 @@ def add_commands(subparsers) -> None:
     build = commands.add_parser("cache", help="compute the gaze maps of a data set once (parallel, cached)")
     _common(build)
     build.add_argument("--kinds", nargs="+", default=["vam", "crf", "track", "san"],
-                       choices=["vam", "crf", "track", "san"])
+                       choices=["vam", "crf", "track", "san"],
+                       help="which maps: vam (attention map), crf (its dense-CRF refinement), track (GradTrack's "
+                            "track maps), san (the SAN gaze target); default: all four")
     build.set_defaults(func=_cache)
 
     quality = commands.add_parser("quality", help="pseudo-label quality against the ground truth -> results/quality")
@@ -21,13 +23,13 @@ def add_commands(subparsers) -> None:
 
     compare = commands.add_parser("compare", help="mean scores of two quality records side by side")
     compare.add_argument("a", help="stem of a record, e.g. kvasir_crf-scale1")
-    compare.add_argument("b")
+    compare.add_argument("b", help="stem of the record to compare it with")
     compare.add_argument("--out", type=Path, help="default <results root>/quality")
     compare.set_defaults(func=_compare)
 
 
 def _common(parser) -> None:
-    parser.add_argument("--dataset", required=True, choices=["kvasir", "nci_isbi"])
+    parser.add_argument("--dataset", required=True, choices=["kvasir", "nci_isbi"], help="the data set whose gaze is used")
     parser.add_argument("--root", type=Path, help="data root (default $GAZELIB_DATA or ./data)")
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
     parser.add_argument("--crf-scale", type=float, help="CRF speed switch (default: the cache default)")

@@ -1,5 +1,5 @@
 """``gazelib gpu pack | verify | prepare | commands``: Table 1 on an offline GPU machine (``gazelib/ops/gpu.py``,
-tools/gpu/session.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
+tools/gpu/steps.sh); the work is imported inside each command so ``gazelib --help`` stays fast."""
 from __future__ import annotations
 
 import shlex
@@ -36,7 +36,7 @@ def _cmd_prepare(args) -> int:
 
 def _cmd_commands(args) -> int:
     from gazelib.ops.gpu import table_runs
-    """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/session.sh)."""
+    """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/steps.sh)."""
     for run in table_runs(args.profile, args.dataset, args.seeds, args.rows):
         extra = [a for o in args.set for a in ("--set", o)]
         log = f"{run['label']}-s{run['seed']}".replace(" ", "_")
@@ -45,8 +45,8 @@ def _cmd_commands(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on an offline GPU machine (tools/gpu/session.sh)",
-                                description=__doc__.splitlines()[0].replace("``", "`"))
+    gpu = subparsers.add_parser("gpu", help="pack, check and run Table 1 on an offline GPU machine (tools/gpu/steps.sh)",
+                                description=__doc__.splitlines()[0].replace("``", ""))
     commands = gpu.add_subparsers(dest="gpu_command", required=True)
     p = commands.add_parser("pack", help="write the GPU pack (committed code + data + pydensecrf2 sources + manifest)")
     p.add_argument("--out", default=".pack", help="pack folder (default .pack, ignored by git)")
@@ -56,17 +56,17 @@ def add_commands(subparsers) -> None:
                    help="the most the machine can be sent, in MiB (default: TRANSFER_LIMIT in gazelib/ops/gpu.py)")
     p.set_defaults(func=_cmd_pack)
     p = commands.add_parser("verify", help="check a pack against its manifest")
-    p.add_argument("pack", nargs="?", default=".pack")
+    p.add_argument("pack", nargs="?", default=".pack", help="the pack folder to check (default .pack)")
     p.add_argument("--originals", help="data root whose JPEG masks the 1-bit masks must decode to")
     p.set_defaults(func=_cmd_verify)
     for name, func, text in (("prepare", _cmd_prepare, "build the training tensors of the table's runs once"),
-                             ("commands", _cmd_commands, "print one `gazelib train` command per run")):
+                             ("commands", _cmd_commands, "print one gazelib train command per run")):
         p = commands.add_parser(name, help=text)
-        p.add_argument("--profile", default="paper", choices=PROFILES)
-        p.add_argument("--dataset", default="kvasir")
+        p.add_argument("--profile", default="paper", choices=PROFILES, help="the size of every run (default paper)")
+        p.add_argument("--dataset", default="kvasir", help="kvasir or nci_isbi (default kvasir)")
         p.add_argument("--rows", nargs="+", help="Table 1 rows (default: all)")
         if name == "commands":
-            p.add_argument("--seeds", nargs="+", type=int, default=[0])
+            p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every row (default 0)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. device=cuda")
             p.add_argument("--logs", default="results/gpu-logs", help="folder of the runs' logs")
         p.set_defaults(func=func)

@@ -43,7 +43,7 @@ def _default_folder() -> str:
 
 def add_commands(subparsers) -> None:
     records = subparsers.add_parser("records", help="check run records (schema, summary, content digest)",
-                                    description=__doc__.splitlines()[0].replace("``", "`"))
+                                    description=__doc__.splitlines()[0].replace("``", ""))
     commands = records.add_subparsers(dest="records_command", required=True)
     p = commands.add_parser("check", help="list every run record's state; exit 1 if any fails",
                             description="Read every run record as training and the tables do (fields, types, "

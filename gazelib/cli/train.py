@@ -10,14 +10,19 @@ from gazelib.core.config import PRESETS, PROFILES
 
 def add_commands(subparsers) -> None:
     train = subparsers.add_parser("train", help="train one method (resumes; skips a finished run)",
-                                  description="Train METHOD; prints the path of the run record.")
+                                  description="Train METHOD; prints the path of the run record, then one line: the "
+                                              "method, its Dice (mean over the test images, 95 % bootstrap "
+                                              "interval) and the wall time the record holds.")
     train.add_argument("method", help="a registered method: full, vam, vam_crf, gazemedseg, gradtrack, san")
-    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"])
+    train.add_argument("--dataset", default="kvasir", choices=["kvasir", "nci_isbi"],
+                       help="kvasir (Kvasir-SEG, fetched by gazelib data fetch) or nci_isbi (prepared by "
+                            "gazelib data prepare-nci-isbi); default: kvasir")
     train.add_argument("--profile", default="quick", choices=PROFILES,
-                       help="the size of the run, as for `gazelib reproduce`: smoke (CI), quick (live demo, CPU), "
+                       help="the size of the run, as for gazelib reproduce: smoke (CI), quick (live demo, CPU), "
                             "laptop (every image, near the papers, CPU), paper (the papers' settings for --dataset)")
     train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="random seed of the initialisation, the data order and the augmentation; default: 0")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set backbone=nnunet")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -25,9 +30,17 @@ def add_commands(subparsers) -> None:
                        help="train again even if a record exists (e.g. after editing the method's code)")
     train.set_defaults(func=_train)
 
-    evaluate = subparsers.add_parser("eval", help="re-evaluate a trained run on its test images",
-                                     description="Re-evaluate a checkpoint; prints the summary as JSON.")
-    evaluate.add_argument("--run", required=True, help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate = subparsers.add_parser(
+        "eval", help="re-evaluate a trained run on its test images; --rescore: add pixel counts to old records",
+        description="Re-evaluate a checkpoint (--run); prints the summary as JSON. With --rescore RECORD...: add "
+                    "each test image's true/false positive and false negative pixel counts to records written "
+                    "before records kept them, from their checkpoints, keeping run id and scores (checked to "
+                    "reproduce); lists the records that cannot be rescored (no checkpoint). Exit code 1 when a "
+                    "checkpoint does not give its record's scores back.")
+    evaluate.add_argument("records", nargs="*", metavar="RECORD",
+                          help="with --rescore: run record files or folders of them (e.g. results/runs)")
+    evaluate.add_argument("--run", help="run id (results/checkpoints/<run id>/last.pt) or a .pt path")
+    evaluate.add_argument("--rescore", action="store_true", help="add pixel counts to the records given")
     evaluate.add_argument("--device", default=None, help="cpu | cuda (default: the run's)")
     evaluate.add_argument("--scores", action="store_true", help="also print the per-image scores")
     evaluate.set_defaults(func=_eval)
@@ -41,18 +54,62 @@ def _train(args: argparse.Namespace) -> int:
 
     preset = args.preset or preset_for(args.profile, args.dataset)
     cfg = make_config(args.method, args.dataset, preset, [f"seed={args.seed}", *args.overrides])
-    print(train(cfg, progress=not args.quiet, retrain=args.retrain))
+    path = train(cfg, progress=not args.quiet, retrain=args.retrain)
+    print(path)
+    print(summary_line(path))
     return 0
+
+
+def summary_line(path) -> str:
+    """One line for the run record at ``path``: method, dataset, seed, preset, mean Dice over the test
+    images with its 95 % bootstrap interval (as the results tables compute it) and the wall time."""
+    from gazelib.report import stats
+    from gazelib.runs.records import read_record
+
+    record = read_record(path)
+    dice = stats.seed_averaged({record.seed: {image: s["dice"] for image, s in record.scores.items()}},
+                               where=str(path))
+    low, high = stats.bootstrap_ci(dice.to_numpy())
+    return (f"{record.method} on {record.dataset}, seed {record.seed}, {record.config['preset']}: "
+            f"Dice {100 * record.summary['dice_mean']:.1f} % (95 % CI {100 * low:.1f} to {100 * high:.1f}, "
+            f"{len(dice)} test images), wall time {record.wall_time_s:.1f} s")
 
 
 def _eval(args: argparse.Namespace) -> int:
     from gazelib.core.evaluate import evaluate_checkpoint
 
+    if args.rescore or args.records:
+        if not (args.rescore and args.records) or args.run:
+            raise SystemExit("gazelib eval: give either --run RUN, or --rescore RECORD...")
+        return _rescore(args.records, args.device)
+    if not args.run:
+        raise SystemExit("gazelib eval: give --run RUN (or --rescore RECORD...)")
     result = evaluate_checkpoint(args.run, device=args.device)
     if not args.scores:
         result.pop("scores")
     print(json.dumps(result, indent=1))
     return 0
+
+
+def _rescore(names: list[str], device: str | None) -> int:
+    from tqdm.auto import tqdm
+
+    from gazelib.core.evaluate import CannotRescore, rescore_record
+    from gazelib.runs.records import record_files
+
+    done, had, cannot, failed = [], [], [], []
+    for path in tqdm(record_files(names), desc="rescore", unit="record"):
+        try:
+            (done if rescore_record(path, device=device) else had).append(path)
+        except CannotRescore as why:
+            cannot.append(str(why))
+        except ValueError as why:
+            failed.append(str(why))
+    print(f"{len(done)} record(s) rescored, {len(had)} had pixel counts already, {len(cannot)} cannot be "
+          f"rescored, {len(failed)} failed")
+    for line in [*(f"cannot rescore: {why}" for why in cannot), *(f"FAILED: {why}" for why in failed)]:
+        print(line)
+    return 1 if failed else 0
 
 
 RERUN_DESCRIPTION = ("Train run records again from their stored config into another results folder and "

@@ -84,6 +84,9 @@ CORE_FIELDS = (
     Field("checkpoint_every", int, 500, range=UNBOUNDED_POSITIVE),   # iterations between checkpoints
     Field("selection", str, "final"),        # final | best_on_test (OPTIMISTIC: core.selection)
     Field("selection_every", int, 1000),     # best_on_test: iterations between test evaluations
+    # final: also score the test split every k iterations (0 = never), for the OPTIMISTIC best-on-test
+    # value beside the reported final one (core.selection); the scored checkpoint stays the final one
+    Field("test_every", int, 0, range=(0, None, True, None)),
     # --- gaze maps ---------------------------------------------------------------------------------
     # VAM Gaussian sigma on the 768 canvas, per data set (gaze.heatmap.SIGMA)
     Field("sigma", float | None, None, range=(0, None, False, None), per_dataset=SIGMA),

@@ -1,10 +1,13 @@
 """Scoring a trained network: predictions at each test image's own resolution, per-image Dice, IoU, HD95.
 
 Logits at ``cfg.image_size`` are upsampled bilinearly to the image's size and thresholded at
-sigmoid 0.5 (logit 0). ``evaluate_checkpoint`` re-scores a saved run (``gazelib eval``).
+sigmoid 0.5 (logit 0). ``evaluate_checkpoint`` re-scores a saved run (``gazelib eval``);
+``rescore_record`` adds the per-image pixel counts to a record written before records kept them,
+from its checkpoint (``gazelib eval --rescore``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +19,10 @@ from gazelib.core.config import Config, config_from_dict
 from gazelib.core.device import autocast, channels_last_enabled, resolve_device
 from gazelib.core.methods import get_method
 from gazelib.core.networks import build_model
-from gazelib.core.targets import build_tensors
+from gazelib.core.targets import build_tensors, ids_hash
 from gazelib.runs import records as results
-from gazelib.runs.identity import checkpoint_path, read_checkpoint, resolve, resolve_run_id, select_ids
+from gazelib.runs.identity import (check_same_config, checkpoint_path, read_checkpoint, resolve, resolve_run_id,
+                                   select_ids)
 
 EVAL_BATCH = 32
 
@@ -46,19 +50,32 @@ def predicted_masks(model, method, dataset, ids: list[str], cfg: Config):
     logits = predict_logits(model, method, images, cfg, device)
     for image_id, logit in zip(ids, logits):
         truth = np.asarray(dataset.mask(image_id), dtype=bool)
-        full = F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
-        yield image_id, (full > 0).numpy(), truth
+        yield image_id, at_own_resolution(logit, truth.shape), truth
+
+
+def at_own_resolution(logit: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+    """The boolean mask of a (1, S, S) logit map at an image's own ``shape``: upsampled bilinearly,
+    thresholded at 0 (sigmoid 0.5)."""
+    full = F.interpolate(logit[None].float(), size=shape, mode="bilinear", align_corners=False)[0, 0]
+    return (full > 0).numpy()
 
 
 def evaluate(model, method, dataset, ids: list[str], cfg: Config, keep: int = 0):
-    """Per-image ``{"dice", "iou", "hd95"}`` of ``predicted_masks``, and the predicted masks of the
-    first ``keep`` ids (run-length encoded) for qualitative figures."""
+    """Per-image ``{"dice", "iou", "hd95", "tp", "fp", "fn"}`` of ``predicted_masks``, and the predicted
+    masks of the first ``keep`` ids (run-length encoded) for qualitative figures."""
     scores, kept = {}, {}
     for image_id, prediction, truth in predicted_masks(model, method, dataset, ids, cfg):
         scores[image_id] = metrics.scores(prediction, truth)
         if len(kept) < keep:
             kept[image_id] = results.encode_mask(prediction)
     return scores, kept
+
+
+def pixel_counts(model, method, dataset, ids: list[str], cfg: Config) -> dict[str, dict[str, int]]:
+    """Per-image ``{"tp", "fp", "fn"}`` of ``predicted_masks``: the test evaluations during training
+    (``selection``), without the distance transforms of HD95."""
+    return {image_id: metrics.counts(prediction, truth)
+            for image_id, prediction, truth in predicted_masks(model, method, dataset, ids, cfg)}
 
 
 def load_checkpoint(path: Path | str, *, method=None, device: str | None = None):
@@ -88,3 +105,52 @@ def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | No
     _, test_ids = select_ids(dataset, cfg)
     scores, _ = evaluate(model, method, dataset, test_ids, cfg)
     return {"run_id": resolve_run_id(cfg, method=method, dataset=dataset), "scores": scores, "summary": results.summarise(scores)}
+
+
+class CannotRescore(LookupError):
+    """A record whose pixel counts cannot be filled: no checkpoint of its run is kept."""
+
+
+def rescore_record(path: Path | str, *, method=None, dataset=None, device: str | None = None) -> bool:
+    """Add each test image's pixel counts (``metrics.COUNTS``) to the record at ``path`` from its run's
+    checkpoint (``<results>/checkpoints/<run id>/last.pt`` beside the record's ``runs/`` folder); False
+    when it has them already. Its run id and scores stay as they are: the checkpoint must be the
+    run's final one on the same config and test images, and re-scoring it must give every stored
+    Dice, IoU and HD95 again, else ``ValueError`` naming the file. The record is written again with
+    its digest (``write_record``). ``CannotRescore`` where no checkpoint is kept."""
+    path = Path(path)
+    record = results.read_record(path)
+    if results.has_counts(record):
+        return False
+    if path.parent.name != "runs" or path.stem != record.run_id:
+        raise ValueError(f"{path}: a record is rescored in place, as <results>/runs/<run id>.json")
+    root = path.parent.parent
+    checkpoint = root / "checkpoints" / record.run_id / "last.pt"
+    if not checkpoint.exists():
+        raise CannotRescore(f"{path}: no checkpoint at {checkpoint} (weights are not committed); retrain the run "
+                            f"to have pixel counts")
+    saved = read_checkpoint(checkpoint)
+    check_same_config(saved["config"], config_from_dict(record.config), checkpoint)
+    if saved.get("state", {}).get("iteration") != record.iterations:
+        raise ValueError(f"{checkpoint} is at iteration {saved.get('state', {}).get('iteration')}, not the "
+                         f"{record.iterations} its record {path} scored; not rescored")
+    model, method, cfg = load_checkpoint(checkpoint, method=method, device=device)
+    method, dataset = resolve(cfg, method, dataset)
+    _, test_ids = select_ids(dataset, cfg)
+    if ids_hash(test_ids) != record.split["test_hash"] or resolve_run_id(cfg, method=method, dataset=dataset) \
+            != record.run_id:
+        raise ValueError(f"{path}: the data set as it is now is not the one the run was scored on (test images or "
+                         f"data fingerprint differ); not rescored")
+    again, _ = evaluate(model, method, dataset, test_ids, cfg)
+    differ = [image for image, score in record.scores.items()
+              if any(abs(again[image][m] - score[m]) > 1e-9 for m in results.METRICS)]
+    if differ:
+        first = differ[0]
+        raise ValueError(f"{path}: re-scoring its checkpoint does not give its scores back ({len(differ)} of "
+                         f"{len(record.scores)} images differ, e.g. {first!r}: stored "
+                         f"{record.scores[first]}, now { {m: again[first][m] for m in results.METRICS} }); "
+                         f"not rescored")
+    scores = {image: {**score, **{name: again[image][name] for name in metrics.COUNTS}}
+              for image, score in record.scores.items()}
+    results.write_record(replace(record, scores=scores, digest=""), root)
+    return True

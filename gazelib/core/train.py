@@ -17,9 +17,10 @@
   (atomic): model, optimiser, iteration, RNG states, current permutation, loss history, config.
   Rerunning the same config resumes and gives the same result as an uninterrupted run; a finished
   run record is returned without training (resumable ``make reproduce``).
-* Evaluation at each test image's own resolution (``evaluate``), per-image Dice, IoU, HD95, of the
-  final model, or with ``cfg.selection="best_on_test"`` of the checkpoint that scored best on the
-  test split (the GazeMedSeg authors' protocol, optimistic; ``gazelib.core.selection``).
+* Evaluation at each test image's own resolution (``evaluate``), per-image Dice, IoU, HD95 and pixel
+  counts, of the final model, or with ``cfg.selection="best_on_test"`` of the checkpoint that scored
+  best on the test split (the GazeMedSeg authors' protocol, optimistic; ``gazelib.core.selection``).
+  ``cfg.test_every`` also scores the test split during a ``final`` run and records the trajectory.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from gazelib.runs import records as results
 from gazelib.core import files, selection
 from gazelib.core.config import Config
 from gazelib.core.device import autocast, channels_last_enabled, deterministic, device_name, precision, resolve_device
-from gazelib.core.evaluate import evaluate
+from gazelib.core.evaluate import evaluate, pixel_counts
 from gazelib.runs.fingerprint import code_fingerprint
 from gazelib.core.networks import build_model
 from gazelib.runs.provenance import git_state
@@ -194,17 +195,14 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
         run.generator.manual_seed(cfg.seed)
         if checkpoint_path(rid).exists():
             run.resume(checkpoint_path(rid))
-        chooser = None
-        if cfg.selection == "best_on_test":
-            chooser = selection.BestOnTest(cfg, run.state, lambda m: selection.mean_test_dice(
-                evaluate, m, method, dataset, test_ids, cfg))
+        tracker = selection.tracker(cfg, run.state, lambda m: pixel_counts(m, method, dataset, test_ids, cfg))
         _train_loop(run, make_train_step(model, method, run.optimiser, cfg, device), progress, stop_after,
-                    chooser.after_step if chooser else None)
+                    tracker.after_step if tracker else None)
     state = run.state
     if state["iteration"] < cfg.iterations:
         return checkpoint_path(rid)
-    if chooser is not None:
-        chooser.restore_best(model)
+    if isinstance(tracker, selection.BestOnTest):
+        tracker.restore_best(model)
     _check_scorable(run)
     start = time.perf_counter()
     scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
@@ -279,7 +277,7 @@ def _train_loop(run: Run, step, progress: bool, stop_after: int | None, after_st
             if progress:   # the method's loss terms are device tensors: read them only here
                 bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}", **log_floats(logs, "{:.4f}"))
         bar.update(1)
-        if after_step is not None:   # best_on_test: test evaluations, before the checkpoint that keeps them
+        if after_step is not None:   # test evaluations (selection), before the checkpoint that keeps them
             after_step(done, run.model)
         stopping = stop_after is not None and done >= stop_after
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping:

@@ -66,7 +66,7 @@ def read_fixations(path, image_sizes: dict[str, tuple[int, int]] | None = None,
     every fixated image exists and that ``IMAGE_HEIGHT/WIDTH`` agree with the file.
     Raises :class:`FixationError` listing every problem found.
 
-    ``CURRENT_FIX_INDEX`` must be unique positive integers per image. The released GazeMedSeg files
+    ``CURRENT_FIX_INDEX`` must be unique positive integers per image. The published GazeMedSeg files
     have gaps (Kvasir: 675 indices missing over 252 images, NCI-ISBI: 47 over 45 images), because the
     authors removed fixations under 50 ms or outside the image after numbering them, so gaps are
     allowed by default; ``consecutive=True`` demands exactly 1..n (for freshly recorded files).
@@ -141,7 +141,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def index_gaps(path) -> dict[str, list[int]]:
     """``{image: missing CURRENT_FIX_INDEX values}`` for images whose indices skip numbers (a fixation
-    dropped after numbering; the released files have such gaps, see ``read_fixations``)."""
+    dropped after numbering; the published files have such gaps, see ``read_fixations``)."""
     raw = _read_csv(Path(path))
     index = pd.to_numeric(raw["CURRENT_FIX_INDEX"].str.strip(), errors="coerce")
     gaps = {}

@@ -42,11 +42,13 @@ def read_records(paths: list[str], preset: str | None) -> list:
 
 
 def compare(old, new) -> dict:
-    """Where two records of the same config differ: ``identical`` and the largest score difference."""
+    """Where two records of the same config differ: ``identical`` and the largest score difference.
+    Scores compare on what the old record keeps (one written before pixel counts were kept: Dice, IoU, HD95)."""
     same_images = set(old.scores) == set(new.scores)
+    same_scores = same_images and all({m: new.scores[i].get(m) for m in s} == s for i, s in old.scores.items())
     largest = max((abs(old.scores[i][m] - new.scores[i][m]) for i in old.scores if i in new.scores
                    for m in old.scores[i] if m in new.scores[i]), default=float("nan"))
-    checks = {"run_id": old.run_id == new.run_id, "images": same_images, "scores": old.scores == new.scores,
+    checks = {"run_id": old.run_id == new.run_id, "images": same_images, "scores": same_scores,
               "final_loss": old.final_loss == new.final_loss, "loss_history": old.loss_history == new.loss_history}
     return {"run_id": old.run_id, "identical": all(checks.values()),
             "differs_in": [name for name, ok in checks.items() if not ok],

@@ -210,7 +210,7 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     Missing maps are computed in ``workers`` processes (default: all cores; 1 = in this process),
     ``chunk`` ids per task, each task writing its own part file, so memory stays bounded by a chunk.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm   # a widget in a notebook, so no text bars land in the executed lessons
 
     params = resolve_params(dataset.name, kind, params, cfg)
     ids = list(dataset.ids if ids is None else ids)

@@ -4,34 +4,37 @@ The site works offline: MathJax is served from a local copy (``sphinx-mathjax-of
 theme ships its own fonts and scripts, and no page loads anything from another host.
 
 Where the executed lessons come from: ``reports/<lesson>-kvasir-<profile>.ipynb`` written by
-``make reproduce PROFILE=<profile>``. Under the ``smoke`` profile a missing one is executed here
-(seconds each), with its records, tables and figures kept inside the build folder so the
-repository's results are not touched; ``quick`` and ``paper`` lessons must come from
-``make reproduce``, which trains or loads their runs.
+``make reproduce PROFILE=<profile>``; a missing one is executed here. By default (``laptop``, the
+README's profile) that reads the committed run records and trains nothing; under ``smoke`` it trains
+(seconds each). Either way the records, tables and figures of lessons executed here stay inside the
+build folder, so the repository's results are not touched.
 
-The results page shows what the repository holds: the README's results block, every table under
-``results/tables/`` and every figure under ``figures/``.
+How a lesson is published (one parameter cell, no machine paths, no progress bars) is
+``book_publish``; the index and the results pages, one per paper, are ``book_pages``.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
-import nbformat
 import papermill
-from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-from gazelib.core.paths import REPO_ROOT, figures_root, results_root
+from gazelib.core import files
+from gazelib.core.paths import REPO_ROOT, cache_root, data_root, figures_root, results_root
+from gazelib.ops.book_pages import index_page, results_pages
+from gazelib.ops.book_publish import publish_lesson
+from gazelib.ops.reproduce import DEFAULT_SEEDS
 from gazelib.report.differences import DIFFERENCES
-from gazelib.ops.readme import README_END, README_START
+from gazelib.runs.provenance import git_state
 
 CONF_DIR = REPO_ROOT / "book"          # conf.py: theme, MyST-NB, offline MathJax
-README = REPO_ROOT / "README.md"
 DATASET = "kvasir"
 
 
@@ -39,119 +42,79 @@ def lessons() -> list[Path]:
     return sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def executed_lessons(profile: str, reports: Path, out: Path) -> list[Path]:
+def executed_lessons(profile: str, reports: Path, out: Path) -> tuple[list[Path], dict[str, float]]:
     """One executed notebook per lesson: from ``reports`` when ``make reproduce`` wrote it, else
-    (smoke only) executed now into ``out/executed``."""
+    executed now into ``out/executed`` (``executed_here``); and the seconds each of those took."""
     found = {nb: reports / f"{nb.stem}-{DATASET}-{profile}.ipynb" for nb in lessons()}
-    missing = [nb for nb, report in found.items() if not report.is_file()]
-    if missing and profile != "smoke":
-        raise FileNotFoundError(
-            f"no executed {profile} lessons in {reports} for {', '.join(nb.stem for nb in missing)}: "
-            f"run `make reproduce PROFILE={profile}` first, or build with BOOK_PROFILE=smoke")
-    if not missing:
+    if all(report.is_file() for report in found.values()):
         print(f"lessons: executed notebooks from {reports} ({profile})")
-        return list(found.values())
+    notebooks, seconds = [], {}
+    for notebook, report in found.items():
+        if report.is_file():
+            notebooks.append(report)
+            continue
+        started = time.perf_counter()
+        notebooks.append(executed_here(notebook, profile, out))
+        seconds[notebook.stem] = round(time.perf_counter() - started, 1)
+        print(f"    done in {seconds[notebook.stem]:.0f} s", flush=True)
+    return notebooks, seconds
 
-    executed = out / "executed"
-    executed.mkdir(parents=True, exist_ok=True)
-    outputs = out / "outputs"   # the smoke lessons' records, tables and figures stay in the build folder
-    result = []
+
+def executed_here(notebook: Path, profile: str, out: Path) -> Path:
+    """Execute a lesson into ``out/executed``. Only ``smoke`` trains (seconds); every other profile
+    reads the repository's run records (``train=False``), copied into ``out/outputs`` with the
+    tables and figures the lesson writes, so the repository's results are not touched."""
+    outputs = out / "outputs"
+    train = profile == "smoke"
+    if not train and not (outputs / "results" / "runs").is_dir():
+        records = sorted((results_root() / "runs").glob("*.json"))
+        if not records:
+            raise FileNotFoundError(f"no run records in {results_root() / 'runs'} to publish the {profile} "
+                                    f"lessons from: run `make reproduce PROFILE={profile}` first")
+        (outputs / "results" / "runs").mkdir(parents=True)
+        for record in records:
+            shutil.copy(record, outputs / "results" / "runs" / record.name)
+    target = out / "executed" / notebook.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"lessons: executing {notebook.name} ({profile}, train={train}) -> {target}", flush=True)
     with mock.patch.dict(os.environ, GAZELIB_RESULTS=str(outputs / "results"), GAZELIB_FIGURES=str(outputs / "figures")):
-        for notebook, report in found.items():
-            if report.is_file():
-                result.append(report)
-                continue
-            target = executed / notebook.name
-            print(f"lessons: executing {notebook.name} ({profile}) -> {target}", flush=True)
-            papermill.execute_notebook(
-                str(notebook), str(target), cwd=str(REPO_ROOT), progress_bar=False,
-                parameters={"profile": profile, "seeds": [0], "dataset": DATASET, "device": "cpu"})
-            result.append(target)
-    return result
+        papermill.execute_notebook(
+            str(notebook), str(target), cwd=str(REPO_ROOT), progress_bar=False,
+            parameters={"profile": profile, "seeds": DEFAULT_SEEDS[profile], "dataset": DATASET, "device": "cpu",
+                        "train": train})
+    return target
 
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-def publish_lesson(executed: Path, target: Path) -> None:
-    """Copy an executed lesson into the book. A lesson that stopped on an error is not published;
-    progress-bar widgets are dropped (a static page has no kernel to draw them, and their text form
-    is only the widget's repr); text progress bars keep their last state, as Jupyter shows them."""
-    notebook = nbformat.read(executed, as_version=4)
-    for number, cell in enumerate(notebook.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                raise ValueError(f"{executed}: cell {number} ended with {output.get('ename')}: "
-                                 f"{output.get('evalue')}; fix the lesson or run it again")
-        if "outputs" in cell:
-            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
-    notebook.metadata.pop("widgets", None)
-    CoalesceStreamsPreprocessor().preprocess(notebook, {})
-    nbformat.write(notebook, target)
-
-
-def readme_intro() -> str:
-    """The README up to its first second-level heading: title, the three papers, what is measured."""
-    text = README.read_text()
-    return text[: text.index("\n## ")].strip()
-
-
-def readme_results() -> str:
-    """The README's generated results block (between its markers)."""
-    text = README.read_text()
-    return text[text.index(README_START) + len(README_START): text.index(README_END)].strip()
-
-
-def _title(stem: str) -> str:
-    return stem.replace("_", " ")
-
-
-def results_page(results: Path, figures: Path) -> str:
-    tables = sorted((results / "tables").glob("*.md"))
-    pictures = sorted(figures.glob("*.png"))
-    parts = ["# Results", "",
-             "What the repository holds: the README's Table 1, every table under `results/tables/` and "
-             "every figure under `figures/`, all generated from the run records by the lessons.", "",
-             "## Table 1 (README)", "", readme_results(), "", "## Tables", ""]
-    parts += [f"### {_title(t.stem)}\n\n{t.read_text().strip()}\n" for t in tables] or ["(none yet)", ""]
-    parts += ["## Figures", ""]
-    parts += [f"### {_title(p.stem)}\n\n![{_title(p.stem)}](figures/{p.name})\n" for p in pictures] or ["(none yet)"]
-    return "\n".join(parts) + "\n"
-
-
-def index_page(profile: str, from_reports: bool) -> str:
-    source = (f"executed by `make reproduce PROFILE={profile}`" if from_reports
-              else f"executed by `make book` under the `{profile}` profile")
-    return "\n".join([
-        readme_intro(), "",
-        f"This book holds the lessons {source}, and the results the repository holds. "
-        "Build it with `make book`; it works offline.", "",
-        "```{toctree}", ":caption: Lessons", ":maxdepth: 1", ":glob:", "", "lessons/*", "```", "",
-        "```{toctree}", ":caption: Results", ":maxdepth: 1", "", "results", "```", ""])
-
-
-def build(profile: str = "smoke", out: Path | None = None, reports: Path = REPO_ROOT / "reports",
+def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO_ROOT / "reports",
           results: Path | None = None, figures: Path | None = None) -> Path:
-    """Write the book's sources into ``out/src`` and the site into ``out/html``; return the site's index."""
-    out = out or REPO_ROOT / "_build" / "book"
-    results = (results or results_root()).resolve()
-    figures = (figures or figures_root()).resolve()
-    out = out.resolve()
-    notebooks = executed_lessons(profile, reports.resolve(), out)
+    """Write the book's sources into ``out/src`` and the site into ``out/html``; return the site's index.
+    ``results`` / ``figures``: where the results pages read their tables and figures; by default where
+    the published lessons wrote theirs (the build's outputs when lessons were executed here)."""
+    started, revision = time.perf_counter(), git_state().get("revision")   # the code this build runs
+    out = (out or REPO_ROOT / "_build" / "book").resolve()
+    outputs = out / "outputs"
+    shutil.rmtree(outputs, ignore_errors=True)   # a fresh copy of the records for lessons executed here
+    notebooks, seconds = executed_lessons(profile, reports.resolve(), out)
+    from_reports = all(n.parent == reports.resolve() for n in notebooks)
+    results = (results or (results_root() if from_reports else outputs / "results")).resolve()
+    figures = (figures or (figures_root() if from_reports else outputs / "figures")).resolve()
     src = out / "src"
     shutil.rmtree(src, ignore_errors=True)
     (src / "lessons").mkdir(parents=True)
+    roots = {str(outputs): "", str(REPO_ROOT): "", str(data_root().resolve()): "data",
+             str(cache_root().resolve()): "cache", str(Path.home()): "~"}
     for notebook, executed in zip(lessons(), notebooks):
-        publish_lesson(executed, src / "lessons" / notebook.name)
-    # the README names its figure relative to the repository; a missing one makes Sphinx warn
-    readme_figures = re.findall(r"\]\(figures/([^)]+)\)", readme_results())
+        publish_lesson(executed, src / "lessons" / notebook.name, roots)
     (src / "figures").mkdir()
-    for picture in [*figures.glob("*.png"), *(REPO_ROOT / "figures" / name for name in readme_figures)]:
-        if picture.is_file():
-            shutil.copy(picture, src / "figures" / picture.name)
-    (src / "results.md").write_text(results_page(results, figures))
-    (src / "index.md").write_text(index_page(profile, from_reports=all(n.parent == reports.resolve() for n in notebooks)))
+    for picture in figures.glob("*.png"):
+        shutil.copy(picture, src / "figures" / picture.name)
+    pages = results_pages(lessons(), DATASET, profile, results, figures)
+    (src / "results").mkdir()
+    for name, text in pages.items():
+        (src / "results" / f"{name}.md").write_text(text)
+    (src / "index.md").write_text(index_page(profile, from_reports, list(pages)))
     html = out / "html"
+    shutil.rmtree(html, ignore_errors=True)   # no page of an earlier build (the old single results page) left
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(CONF_DIR), str(src), str(html)],
                    check=True)
     # measurement files the lessons link to (``../results/...``: the differences lists), served as they are
@@ -159,5 +122,18 @@ def build(profile: str = "smoke", out: Path | None = None, reports: Path = REPO_
         if (REPO_ROOT / measured).is_file():
             (html / measured).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO_ROOT / measured, html / measured)
-    print(f"book: {html / 'index.html'}")
+    total = time.perf_counter() - started
+    record = write_timing(profile, seconds, total, revision)
+    print(f"book: {html / 'index.html'} ({profile}, built in {total:.0f} s; timing: {record})")
     return html / "index.html"
+
+
+def write_timing(profile: str, seconds: dict[str, float], total: float, revision: str | None) -> Path:
+    """How long the last build of ``profile`` took: ``results_root()/book/build-<profile>.json`` (the
+    lessons executed here, each, and the whole build, site included)."""
+    path = results_root() / "book" / f"build-{profile}.json"
+    files.write_text(path, json.dumps({
+        "profile": profile, "stamp": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+        "git": revision, "lessons_executed_seconds": seconds,
+        "total_seconds": round(total, 1)}, indent=1) + "\n")
+    return path

@@ -2,12 +2,16 @@
 what a reader would see: the page loads without script errors, every equation is typeset by
 MathJax (no raw ``$$`` or ``\\(`` left), every image has loaded (natural width > 0), every internal
 link and anchor resolves, and nothing is requested from another host (the book must work offline).
+What a lesson's page must not show: papermill's injected parameters cell, a path of the machine
+that built it, a text progress bar, a table header with a machine name (``dice_mean``), a column of
+row numbers, a table running off the page. Nothing is executed: the check reads the built site.
 """
 from __future__ import annotations
 
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -17,7 +21,11 @@ from urllib.parse import unquote, urldefrag, urlparse
 # The flags that work on a closed network (no background connections, no sandbox as root).
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT_PAGE = "lessons/03_gazemedseg.html"
+# The pages photographed (page, file name, what to scroll to: None for the top of the page).
+SCREENSHOTS = [("index.html", "screenshot-index.png", None),
+               ("lessons/04_gradtrack.html", "screenshot-lesson-04.png", ".tag_parameters"),
+               ("lessons/04_gradtrack.html", "screenshot-lesson-04-table.png", ".cell_output table"),
+               ("results/table1.html", "screenshot-table1.png", None)]
 
 # Runs in the page: wait for MathJax, then report what the checks need.
 _INSPECT = """async () => {
@@ -33,8 +41,26 @@ _INSPECT = """async () => {
     images: images.map(img => ({src: img.currentSrc || img.src, width: img.naturalWidth})),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     ids: [...document.querySelectorAll("[id]")].map(e => e.id),
+    injected: document.querySelectorAll(".tag_injected-parameters").length,
+    paths: main.innerText.match(/(?:^|[\\s'"(=:])\\/(?:[\\w.-]+\\/)+[\\w.-]*/gm) || [],
+    bars: main.innerText.match(/^.*\\[\\d+:\\d+(?::\\d+)?(?:<[\\d:?]+)?(?:, *[^\\]\\n]*)?\\].*$/gm) || [],
+    headers: [...main.querySelectorAll("table th")].map(th => th.innerText.trim()),
+    rowNumbers: [...main.querySelectorAll("table")].filter(t => {
+      const heads = [...t.querySelectorAll("tbody tr > th:first-child")].map(th => th.innerText.trim());
+      return heads.length > 1 && heads.every((h, k) => h === String(k));
+    }).length,
+    clipped: [...main.querySelectorAll("table")].filter(t => {
+      let box = t;
+      while (box && box !== main) {
+        if (["auto", "scroll"].includes(getComputedStyle(box).overflowX) && box.scrollWidth > box.clientWidth - 1) return false;
+        box = box.parentElement;
+      }
+      return t.getBoundingClientRect().right > main.getBoundingClientRect().right + 1;
+    }).length,
   };
 }"""
+# Machine names of the summary columns (``summary.summarize``), never a published table's header.
+MACHINE_HEADER = re.compile(r"^(dice|iou|hd95)_(mean|std|ci_low|ci_high)|^p_value$|^paper_dice$")
 
 
 @dataclass
@@ -72,14 +98,16 @@ def _serve(root: Path) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def check_site(html: Path, screenshot: Path | None = None, executable: str | None = None) -> SiteReport:
-    """Check every ``*.html`` under ``html``; write a screenshot of lesson 03 to ``screenshot``."""
+def check_site(html: Path, screenshots: Path | None = None, executable: str | None = None) -> SiteReport:
+    """Check every ``*.html`` under ``html``; write the ``SCREENSHOTS`` into the folder ``screenshots``."""
     from playwright.sync_api import sync_playwright
 
     executable = executable or chromium()
     if executable is None:
         raise FileNotFoundError("Chromium not found: install Debian's `chromium` (make test does, as root)")
     html = Path(html).resolve()
+    if not (html / "index.html").is_file():
+        raise FileNotFoundError(f"no built book in {html} (no index.html): build it first with `make book`")
     pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html") if "_static" not in p.parts)
     report = SiteReport()
     server = _serve(html)
@@ -109,8 +137,9 @@ def check_site(html: Path, screenshot: Path | None = None, executable: str | Non
                     continue
                 report.pages[name] = info = page.evaluate(_INSPECT)
                 _check_page(name, info, report)
-                if name == SCREENSHOT_PAGE and screenshot is not None:
-                    _screenshot(page, screenshot)
+                for shot_page, file, target in SCREENSHOTS:
+                    if shot_page == name and screenshots is not None:
+                        _screenshot(page, screenshots / file, target)
             browser.close()
     finally:
         server.shutdown()
@@ -128,6 +157,19 @@ def _check_page(name: str, info: dict, report: SiteReport) -> None:
     for image in info["images"]:
         if image["width"] == 0:
             report.problems.append(f"{name}: image did not load: {image['src']}")
+    if info["injected"]:
+        report.problems.append(f"{name}: papermill's injected parameters cell is shown")
+    for path in info["paths"]:
+        report.problems.append(f"{name}: a machine path is shown: {path.strip()}")
+    for bar in info["bars"]:
+        report.problems.append(f"{name}: a text progress bar is shown: {bar.strip()}")
+    for header in info["headers"]:
+        if MACHINE_HEADER.search(header):
+            report.problems.append(f"{name}: a table header is a machine name: {header}")
+    if info["rowNumbers"]:
+        report.problems.append(f"{name}: {info['rowNumbers']} table(s) with a column of row numbers (the pandas index)")
+    if info["clipped"]:
+        report.problems.append(f"{name}: {info['clipped']} table(s) run off the page without a scroll bar")
 
 
 def _check_links(html: Path, origin: str, report: SiteReport) -> None:
@@ -146,9 +188,10 @@ def _check_links(html: Path, origin: str, report: SiteReport) -> None:
                 report.problems.append(f"{name}: link to a missing anchor {link}")
 
 
-def _screenshot(page, path: Path) -> None:
-    """The viewport around the page's first displayed equation: title, text and typeset maths."""
-    page.evaluate("""() => { const eq = document.querySelector("div.math");
-                             if (eq) { window.scrollTo(0, Math.max(0, eq.getBoundingClientRect().top + window.scrollY - 350)); } }""")
+def _screenshot(page, path: Path, target: str | None) -> None:
+    """The viewport at the top of the page, or with the first element matching ``target`` near its top."""
+    page.evaluate("""(target) => { const e = target && document.querySelector(target);
+                                   window.scrollTo(0, e ? Math.max(0, e.getBoundingClientRect().top + window.scrollY - 80) : 0); }""",
+                  target)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))

@@ -2,7 +2,7 @@
 
 The machine: a bare CUDA torch image (no pydensecrf2, jupytext or papermill), no network, reached by
 copying a tree of limited size (``TRANSFER_LIMIT``), with commands of bounded length (minutes).
-The pack is that tree: the code and the data, nothing else. The procedure (``tools/gpu/session.sh``;
+The pack is that tree: the code and the data, nothing else. The procedure (``tools/gpu/steps.sh``;
 README "Paper records on an offline GPU machine"):
 
 1. here: ``gazelib gpu pack`` writes ``.pack/`` (ignored by git), laid out like a data root:
@@ -21,10 +21,10 @@ README "Paper records on an offline GPU machine"):
 
    Only ``.pack/`` is copied to the machine; ``pack`` refuses one over the limit.
 
-2. there, in ``code/``: ``session.sh setup`` checks the pack (``gazelib gpu verify``), builds pydensecrf2 offline
+2. there, in ``code/``: ``steps.sh setup`` checks the pack (``gazelib gpu verify``), builds pydensecrf2 offline
    and builds every training tensor once (``gazelib gpu prepare``: CRF maps with all cores);
-   ``session.sh start`` launches the table's runs, several at once on the one GPU, in the
-   background; ``session.sh wait S`` waits up to S seconds and copies records, logs and bench
+   ``steps.sh start`` launches the table's runs, several at once on the one GPU, in the
+   background; ``steps.sh wait S`` waits up to S seconds and copies records, logs and bench
    records to ``$OUT``. A run resumes from its checkpoint, so a killed or timed-out command loses at
    most ``checkpoint_every`` iterations.
 

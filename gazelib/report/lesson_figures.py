@@ -3,6 +3,8 @@ predicts. Everything is read from the training tensors (``targets.build_tensors`
 records (``loss_history``, ``qualitative``), never typed in."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -78,9 +80,11 @@ def loss_curves(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
-def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.Figure:
+def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3, titles: dict[str, str] | None = None
+                         ) -> plt.Figure:
     """Rows: test images kept in every record's ``qualitative`` masks; columns: the ground truth, then
-    each run's prediction (green) of one seed (the smallest), all at the image's own resolution."""
+    each run's prediction (green) of one seed (the smallest), all at the image's own resolution.
+    ``titles``: a column title per run label where the label alone does not say what the run is."""
     runs = _one_seed(runs)
 
     predictions = {label: qualitative_masks(path) for label, path in zip(runs["label"], runs["record"])}
@@ -94,6 +98,7 @@ def predictions_vs_truth(runs: pd.DataFrame, dataset, n_images: int = 3) -> plt.
         show_mask(axes[row, 0], image, dataset.mask(image_id), "ground truth" if row == 0 else None,
                   color=(1.0, 0.8, 0.1))
         for col, (label, masks) in enumerate(predictions.items(), start=1):
-            show_mask(axes[row, col], image, masks[image_id], label if row == 0 else None)
+            title = textwrap.fill((titles or {}).get(label, label), 28)
+            show_mask(axes[row, col], image, masks[image_id], title if row == 0 else None)
     fig.tight_layout()
     return fig

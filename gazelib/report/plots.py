@@ -2,10 +2,13 @@
 
 One style for the project, set when this module is imported: seaborn's whitegrid theme with its
 colour-blind-safe palette; maps in [0, 1] drawn with the perceptual ``MAP_CMAP`` and a colourbar;
-Dice in percent ("Dice (%)"), distances in pixels ("HD95 (px)")."""
+Dice in percent ("Dice (%)"), distances in pixels ("HD95 (px)"); significance marks under the x tick
+labels of the rows they belong to, never in the plot area, and every error bar named in the axis
+label (``significance_ticks``)."""
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -76,11 +79,14 @@ def draw_scanpath(ax: plt.Axes, image: np.ndarray, scanpath, title: str | None =
 
 
 def show_map(ax: plt.Axes, image: np.ndarray, heat: np.ndarray, title: str | None = None, alpha: float = 0.6,
-             label: str = "map value") -> None:
-    """A map in [0, 1] over its image (stretched to the image when smaller), with its colourbar."""
+             label: str = "map value", colorbar: bool = True):
+    """A map in [0, 1] over its image (stretched to the image when smaller), with its colourbar unless
+    ``colorbar`` is False (panels sharing one: pass the returned image to ``Figure.colorbar``)."""
     show_image(ax, image, title)
     shown = ax.imshow(heat, cmap=MAP_CMAP, alpha=alpha, vmin=0, vmax=1, extent=(0, image.shape[1], image.shape[0], 0))
-    add_colorbar(ax, shown, label)
+    if colorbar:
+        add_colorbar(ax, shown, label)
+    return shown
 
 
 def show_mask(ax: plt.Axes, image: np.ndarray, mask: np.ndarray, title: str | None = None, color=(0.1, 1.0, 0.3)) -> None:
@@ -92,33 +98,69 @@ def show_mask(ax: plt.Axes, image: np.ndarray, mask: np.ndarray, title: str | No
     ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
 
 
+#: What a significance mark means (``stats.significance``), for the figures' keys.
+SIGNIFICANCE_KEY = "paired Wilcoxon: * p<0.05, ** p<0.01, *** p<0.001, n.s. p≥0.05"
+
+
+def significance_ticks(ax: plt.Axes, table: pd.DataFrame, positions: dict[str, float] | None = None,
+                       texts: dict[str, str] | None = None, group: str = "label", axis: str = "",
+                       spread: str = "", width: int = 12) -> None:
+    """The one rule for significance marks: each compared row's mark (``summary.markers`` of the
+    ``summarize`` ``table``) is the second line of its x tick label ("vs <row>" added when the rows have
+    different references), the reference row's says "reference", and the x-axis label says what the
+    marks and the error bars mean. Nothing is written in the plot area, so no mark covers a bar, a
+    point or the frame; labels are wrapped at ``width`` characters so that neighbours do not overlap.
+
+    ``positions``: x of each row, one tick each (default: the current tick labels'); ``texts``: the
+    tick text of each row (default: its name); ``axis``: the axis' own name; ``spread``: what the
+    error bars are."""
+    from gazelib.report.summary import markers
+
+    if positions is None:
+        positions = {label.get_text(): x for label, x in zip(ax.get_xticklabels(), ax.get_xticks())}
+    texts = texts or {}
+    marks = markers(table, group)
+    compared = dict(zip(table[group], table["vs"])) if "vs" in table.columns else {}
+    references = {ref for row, ref in compared.items() if row in marks}
+    labels = []
+    for row in positions:
+        text = textwrap.fill(texts.get(row, row), width)
+        if row in marks:
+            text += f"\n{marks[row]}" + (f" vs {compared[row]}" if len(references) > 1 else "")
+        elif row in references and len(references) == 1:
+            text += "\nreference"
+        labels.append(text)
+    ax.set_xticks(list(positions.values()), labels, rotation=0, fontsize=8)
+    key = [axis] if axis else []
+    if marks:
+        key.append(SIGNIFICANCE_KEY + (f" vs {next(iter(references))}" if len(references) == 1 else ""))
+    if spread:
+        key.append(spread)
+    chars = max(30, int(14 * ax.get_position().width * ax.figure.get_figwidth()))   # ~14 characters an inch at size 8
+    ax.set_xlabel("\n".join(textwrap.fill(line, chars) for line in key), fontsize=8)
+
+
 def bar_with_reference(df: pd.DataFrame, x: str, y: str, reference: pd.Series | None = None, ax=None,
-                       title: str | None = None, markers: dict[str, str] | None = None) -> plt.Axes:
-    """Mean ± std over seeds (one point per seed drawn too), with quoted paper values as markers and,
-    above each compared bar, its significance marker (``summary.markers``: *, **, ***, n.s.)."""
+                       title: str | None = None, table: pd.DataFrame | None = None,
+                       texts: dict[str, str] | None = None) -> plt.Axes:
+    """Mean ± std over seeds (one point per seed drawn too), with quoted paper values as red lines and,
+    given the ``summarize`` ``table`` of the rows, their significance marks (``significance_ticks``,
+    which also takes the tick ``texts``)."""
     ax = ax or plt.gca()
     sns.barplot(data=df, x=x, y=y, errorbar="sd", ax=ax, color="#7aa6c2")
     sns.stripplot(data=df, x=x, y=y, ax=ax, color="black", size=3)
     positions = {label.get_text(): i for i, label in enumerate(ax.get_xticklabels())}
+    several = df.groupby(x)[y].size().max() > 1
+    spread = "bars: mean ± sd over seeds; dots: one per seed" if several else "one seed a bar (no spread)"
     if reference is not None:
         for label, value in reference.items():
             if label in positions:
                 ax.plot(positions[label], value, marker="_", color="crimson", markersize=22, mew=2)
-        ax.plot([], [], marker="_", color="crimson", ls="", markersize=12, mew=2, label="paper (quoted)")
-        ax.legend(loc="lower right", fontsize=8)
-    if markers:
-        tops = df.groupby(x)[y].agg(lambda v: v.mean() + (v.std() if len(v) > 1 else 0.0)).combine(
-            df.groupby(x)[y].max(), max)
-        for label, marker in markers.items():
-            if label in positions and marker:
-                ax.annotate(marker, (positions[label], tops[label]), xytext=(0, 4), textcoords="offset points",
-                            ha="center", va="bottom", fontsize=9)
-        ax.text(0.01, 0.99, "paired Wilcoxon vs reference row: * p<0.05, ** p<0.01, *** p<0.001",
-                transform=ax.transAxes, fontsize=6.5, va="top", color="dimgrey")
-    ax.set_xlabel("")
+        spread += "; red: the paper's value (quoted)"
+    significance_ticks(ax, table if table is not None else pd.DataFrame({x: list(positions)}), positions,
+                       texts, group=x, spread=spread)
     if y == "dice":
         ax.set_ylabel("Dice (%)")
-    ax.tick_params(axis="x", rotation=30)
     if title:
         ax.set_title(title)
     return ax

@@ -125,10 +125,10 @@ def select_ids(dataset, cfg: Config) -> tuple[list[str], list[str]]:
 
 
 def check_same_config(saved: dict, cfg: Config, where: Path) -> None:
-    """``saved`` (a record's or checkpoint's config) must equal ``cfg``. A key declared after the record was
-    made is absent from it and reads as its default: the rule of ``config_key``, which keeps its run id."""
-    wanted = _comparable(cfg.to_dict())
-    saved = _comparable({**{k: FIELDS[k].default for k in wanted if k in FIELDS and k not in saved}, **saved})
+    """``saved`` (a record's or checkpoint's config) is ``cfg``; a key declared after it was written
+    (not in ``HASHED_ALWAYS``) and absent from it had its default then, as its run id says."""
+    later = {k: f.default for k, f in FIELDS.items() if k not in HASHED_ALWAYS and k not in saved}
+    saved, wanted = _comparable({**later, **saved}), _comparable(cfg.to_dict())
     diff = {k: (saved.get(k), wanted.get(k)) for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k)}
     if diff:
         raise ValueError(f"{where} was made with a different config (saved vs requested: {diff}); "

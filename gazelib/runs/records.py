@@ -6,7 +6,8 @@ as mean and sample standard deviation (ddof=1) over seeds; one seed gives an emp
 
 A record is trusted only as written. ``read_record``, the one place records are read, checks every
 read: the fields and their types (``check_record``); finite per-image scores in range, one per test
-image; a summary equal to the one its scores give (``summarise``); and ``digest``, the sha256 of its
+image, with pixel counts (``metrics.COUNTS``: tp, fp, fn) that give its Dice and IoU where it has them
+(records written before counts were kept have none; ``gazelib eval --rescore`` adds them); a summary equal to the one its scores give (``summarise``); and ``digest``, the sha256 of its
 content (``record_digest``: every field but the digest, as canonical JSON), written by
 ``write_record``. A record that fails is a ``RecordError`` naming the file and the problem, so it
 never enters a table. The digest shows an edit made by hand or by a tool that does not know about it;
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from gazelib.core import files
+from gazelib.core.metrics import COUNTS, dice_of_counts, iou_of_counts
 from gazelib.core.paths import results_root
 
 METRICS = ("dice", "iou", "hd95")
@@ -45,7 +47,7 @@ class RunRecord:
     seed: int
     config: dict[str, Any]
     split: dict[str, Any]                   # name, train_hash, test_hash, n_train, n_test
-    scores: dict[str, dict[str, float]]     # image id -> {"dice", "iou", "hd95"}
+    scores: dict[str, dict[str, float]]     # image id -> {"dice", "iou", "hd95"[, "tp", "fp", "fn"]}
     summary: dict[str, float]               # dice_mean, dice_std, ... over the test images
     device: str
     torch: str
@@ -162,13 +164,20 @@ def _problems(data: dict) -> typing.Iterator[str]:
     if not scores or len(scores) != split["n_test"]:
         yield f"{len(scores)} per-image scores for split.n_test = {split['n_test']} test images"
     for image, score in scores.items():
-        if not isinstance(score, dict) or set(score) != set(METRICS):
-            yield f"scores[{image!r}] must hold exactly {', '.join(METRICS)}, got {score!r:.60}"
+        if not isinstance(score, dict) or set(score) not in (set(METRICS), {*METRICS, *COUNTS}):
+            yield f"scores[{image!r}] must hold exactly {', '.join(METRICS)}, or these and {', '.join(COUNTS)}, " \
+                  f"got {score!r:.60}"
             return
         for metric, (low, high) in SCORE_RANGES.items():
             if not (_number(score[metric]) and low <= score[metric] <= high):
                 yield f"scores[{image!r}].{metric} is {score[metric]!r}, not a finite number in [{low}, {high}]"
                 return
+        problem = _counts_problem(score) if COUNTS[0] in score else None
+        if problem:
+            yield f"scores[{image!r}]: {problem}"
+            return
+    if len({COUNTS[0] in score for score in scores.values()}) > 1:
+        yield "some per-image scores have pixel counts and some have none (a record keeps them for every image or none)"
     expected = summarise(scores)
     for key in sorted(set(expected) | set(data["summary"])):
         stored = data["summary"].get(key)
@@ -183,6 +192,24 @@ def _problems(data: dict) -> typing.Iterator[str]:
             return
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.get("code", {}).items()):
         yield "code must map source files to digests (strings)"
+
+
+def _counts_problem(score: dict) -> str | None:
+    """Why the pixel counts of a per-image score are unsound (not counts, or not giving its Dice and IoU)."""
+    if not all(_is(score[name], int) and score[name] >= 0 for name in COUNTS):
+        return f"pixel counts {', '.join(COUNTS)} must be non-negative integers, got " \
+               f"{[score[name] for name in COUNTS]}"
+    tp, fp, fn = (score[name] for name in COUNTS)
+    for metric, of_counts in (("dice", dice_of_counts), ("iou", iou_of_counts)):
+        if not math.isclose(score[metric], of_counts(tp, fp, fn), rel_tol=1e-9, abs_tol=1e-12):
+            return f"{metric} {score[metric]!r} is not the {of_counts(tp, fp, fn)!r} its counts give " \
+                   f"(tp {tp}, fp {fp}, fn {fn})"
+    return None
+
+
+def has_counts(record: RunRecord) -> bool:
+    """Whether the record keeps each test image's pixel counts (records written before they were kept do not)."""
+    return all(COUNTS[0] in score for score in record.scores.values())
 
 
 def check_record(data: dict) -> RunRecord:

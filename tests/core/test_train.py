@@ -131,13 +131,14 @@ def test_checkpoint_with_other_config_is_an_error():
         run(cfg)
 
 
-def test_a_key_declared_after_a_record_reads_as_its_default(tmp_path):
-    cfg = make_config("gazemedseg", preset="smoke")
-    older = {k: v for k, v in cfg.to_dict().items() if k != "lpp_impl"}   # made before lpp_impl was declared
-    runs.check_same_config(older, cfg, tmp_path / "record.json")
-    with pytest.raises(ValueError, match="different config.*'lpp_impl': \\('loop', 'fused'\\)"):
-        runs.check_same_config(older, make_config("gazemedseg", preset="smoke", overrides=["lpp_impl=fused"]),
-                               tmp_path / "record.json")
+def test_a_key_declared_after_a_record_was_written_has_its_default_there():
+    cfg = tiny_cfg()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "test_every"}   # written before test_every existed
+    runs.check_same_config(old, cfg, "old.json")
+    with pytest.raises(ValueError, match="'test_every': \\(0, 5\\)"):
+        runs.check_same_config(old, tiny_cfg(test_every=5), "old.json")
+    with pytest.raises(ValueError, match="'lr': \\(None, 0.1\\)"):   # a key of the fixed scheme is never assumed
+        runs.check_same_config({k: v for k, v in old.items() if k != "lr"}, cfg, "old.json")
 
 
 def test_records_to_table_over_two_seeds(tmp_path):
@@ -263,7 +264,7 @@ def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monk
     best = results.read_record(run(tiny_cfg(iterations=12, lr=0.5, selection="best_on_test", selection_every=4)))
     chosen = best.selection
     assert chosen["mode"] == "best_on_test" and chosen["optimistic"]
-    history = dict(chosen["test_dice_history"])
+    history = {done: mean for done, mean, _ in chosen["test_dice_history"]}
     assert sorted(history) == [4, 8, 12]                          # every 4 iterations and the last
     assert history[12] == pytest.approx(final.summary["dice_mean"])   # evaluation does not disturb training
     assert chosen["iteration"] == max(history, key=lambda k: (history[k], -k))   # first best
@@ -277,3 +278,19 @@ def test_best_on_test_scores_the_best_test_checkpoint_and_says_so(tmp_path, monk
     assert results.read_record(run(cfg)).selection == chosen
     with pytest.raises(ValueError, match="unknown selection"):
         run(tiny_cfg(selection="best"))
+
+
+def test_test_every_records_the_test_trajectory_and_scores_the_final_model(tmp_path):
+    final = results.read_record(run(tiny_cfg(iterations=12, lr=0.5)))
+    tracked = results.read_record(run(tiny_cfg(iterations=12, lr=0.5, test_every=5)))
+    assert tracked.run_id != final.run_id                               # a key away from its default enters the id
+    assert tracked.scores == final.scores and tracked.loss_history == final.loss_history   # training undisturbed
+    entry = tracked.selection
+    assert entry["mode"] == "final" and entry["iteration"] == 12 and entry["test_every"] == 5
+    assert [point[0] for point in entry["test_dice_history"]] == [5, 10, 12]      # every 5 and the last
+    last = entry["test_dice_history"][-1]
+    assert last[1] == final.summary["dice_mean"]                        # the final model, mean per-image Dice
+    tp, fp, fn = (sum(s[k] for s in final.scores.values()) for k in ("tp", "fp", "fn"))
+    assert last[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))        # and pooled
+    with pytest.raises(ValueError, match="test_every=3 is for selection=final"):
+        run(tiny_cfg(selection="best_on_test", test_every=3))

@@ -99,16 +99,20 @@ def test_readme_block_shows_mean_std_ci_p_and_paper(tmp_path, monkeypatch):
                              "vs": ["", "VAM"], "p_value": [np.nan, 0.0004], "device": ["cpu", "cpu"]})
     verdicts = pd.DataFrame([{"claim": "VAM_D-CRF > VAM", "source": "GradTrack Table 1", "delta": 2.47,
                               "p_value": 0.0004, "n_images": 100, "verdict": "supported"}])
+    ledger = pd.DataFrame({"row": ["VAM", "VAM_D-CRF"], "pooled": [np.nan, 75.04], "ceiling": [74.3, np.nan]})
     readme.update_readme(table1.table1_layout(measured, "kvasir", "laptop"), "kvasir", "laptop", "f.png",
-                              verdicts)
+                         verdicts, ledger=ledger)
     text = path.read_text()
     assert text.startswith("intro\n") and text.endswith("end\n") and "old" not in text
     row = next(line for line in text.splitlines() if line.startswith("| VAM_D-CRF"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:7] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6", "-0.6"]
+    assert cells[:9] == ["VAM_D-CRF", "Gaze", "72.5 ± 0.6", "[68.9, 76.0]", "<0.001 vs VAM", "73.1 ± 0.6", "-0.6",
+                         "75.0", "—"]
+    vam = next(line for line in text.splitlines() if line.startswith("| VAM "))
+    assert [c.strip() for c in vam.strip("|").split("|")][7:9] == ["—", "74.3"]   # pooled, ceiling
     assert "**VAM_D-CRF > VAM** (GradTrack Table 1): **supported** (Δ = +2.5 Dice points, p <0.001, 100 test images)" in text
     quoted = next(line for line in text.splitlines() if line.startswith("| PointSup"))
-    assert [c.strip() for c in quoted.strip("|").split("|")][2:6] == ["", "", "", "73.0 ± 1.6"]
+    assert [c.strip() for c in quoted.strip("|").split("|")][2:9] == ["", "", "", "73.0 ± 1.6", "", "", ""]
     assert "3 seeds per row" in text
 
 
@@ -132,3 +136,14 @@ def test_run_grids_trains_the_union_once_then_reads_each_grid(monkeypatch):
     calls.clear()
     experiments.run_grids(grids, "quick", "kvasir", [0], train=False)
     assert [train for _, train in calls] == [False, False, False]
+
+
+def test_table1_scores_the_test_split_where_listed_and_other_profiles_keep_their_runs(monkeypatch):
+    monkeypatch.setattr(table1, "TABLE1_TEST_EVERY", {"laptop": 100})
+    laptop = table1.table1_grid("laptop")
+    assert [e.label for e in laptop] == [e.label for e in table1.TABLE1]
+    assert all(e.overrides[-1] == "test_every=100" for e in laptop)
+    assert all(make_config(e.method, "kvasir", "laptop", list(e.overrides)).selection == "final" for e in laptop)
+    for profile in ("smoke", "quick", "paper"):   # their run ids stay as they are
+        assert _ids(table1.table1_grid(profile), profile) == _ids(table1.TABLE1, profile)
+    assert _ids(laptop, "laptop") != _ids(table1.TABLE1, "laptop")

@@ -1,4 +1,4 @@
-"""The GPU procedure (gazelib.ops.gpu, tools/gpu/session.sh), run here on the CPU with the smoke profile
+"""The GPU procedure (gazelib.ops.gpu, tools/gpu/steps.sh), run here on the CPU with the smoke profile
 from a pack built from a fresh clone: only the GPU itself is untried."""
 from __future__ import annotations
 
@@ -56,9 +56,9 @@ def test_pack_holds_the_committed_code_without_records_or_figures(pack, clone):
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
     assert manifest["code_revision"] == head.strip()
     code = {n.removeprefix("code/") for n in manifest["files"] if n.startswith("code/")}
-    assert {"gazelib/__init__.py", "tools/gpu/session.sh", "pyproject.toml", "tests/conftest.py"} <= code
+    assert {"gazelib/__init__.py", "tools/gpu/steps.sh", "pyproject.toml", "tests/conftest.py"} <= code
     assert not [n for n in code if n.startswith(("results/", "figures/")) or n.endswith(".ipynb")]
-    assert (pack / "code" / "tools" / "gpu" / "session.sh").stat().st_mode & 0o111   # still executable
+    assert (pack / "code" / "tools" / "gpu" / "steps.sh").stat().st_mode & 0o111   # still executable
 
 
 def test_pack_holds_the_data_losslessly(pack, mirror):
@@ -96,14 +96,14 @@ def test_table_runs_longest_first_with_each_rows_overrides():
         table_runs("paper", "kvasir", [0], rows=["SAM"])
 
 
-def test_session_runs_two_rows_from_the_pack_alone_and_collects_their_records(pack, tmp_path):
+def test_steps_run_two_rows_from_the_pack_alone_and_collects_their_records(pack, tmp_path):
     """setup -> start (2 runs at once, in the background) -> wait -> collect, from the pack's code/ as on
     the machine: the pack found as the folder above, the revision read from its manifest."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GAZELIB_REVISION", "PACK")}
     env.update({"PYTHON": sys.executable, "PROFILE": "smoke", "DEVICE": "cpu", "ROWS": "VAM,GradTrack",
                 "PARALLEL": "2", "OUT": str(tmp_path / "out"), "GAZELIB_RESULTS": str(tmp_path / "results"),
                 "GAZELIB_CACHE": str(tmp_path / "cache")})
-    script = pack / "code" / "tools" / "gpu" / "session.sh"
+    script = pack / "code" / "tools" / "gpu" / "steps.sh"
     for step in (["setup"], ["start"], ["wait", "240"]):
         done = subprocess.run([str(script), *step], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -39,3 +39,21 @@ def test_predictions_need_an_image_every_record_keeps(tmp_path):
         _record("p0", 0, [], {"img1": mask}), _record("p1", 0, [], {"img2": mask})]})
     with pytest.raises(ValueError, match="no qualitative mask of a common image"):
         predictions_vs_truth(runs, dataset=None)
+
+
+class _OneImage:
+    """A data set of one 3 x 4 image and its mask, as ``predictions_vs_truth`` reads it."""
+
+    def image(self, image_id):
+        return np.zeros((3, 4, 3))
+
+    def mask(self, image_id):
+        return np.zeros((3, 4), dtype=bool)
+
+
+def test_prediction_columns_say_what_each_run_is(tmp_path):
+    mask = np.zeros((3, 4), dtype=bool)
+    runs = pd.DataFrame({"label": ["#1", "#4"], "seed": [0, 0], "record": [
+        _record("q0", 0, [], {"img1": mask}), _record("q1", 0, [], {"img1": mask})]})
+    fig = predictions_vs_truth(runs, _OneImage(), titles={"#1": "#1: 0.7 mask only"})
+    assert [ax.get_title() for ax in fig.axes] == ["ground truth", "#1: 0.7 mask only", "#4"]

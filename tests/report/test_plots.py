@@ -1,10 +1,12 @@
-"""Figure helpers: where scatter labels go."""
+"""Figure helpers: where scatter labels go, where significance marks go, shared colourbars."""
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from gazelib.report.plots import label_points  # noqa: E402
+from gazelib.report.plots import SIGNIFICANCE_KEY, bar_with_reference, label_points, show_map, significance_ticks  # noqa: E402
 
 
 def test_labels_move_left_of_a_crowded_pair_and_stay_apart():
@@ -23,4 +25,46 @@ def test_labels_move_left_of_a_crowded_pair_and_stay_apart():
     for side in ("left", "right"):
         heights = sorted(pos[1] for pos, ha in placed.values() if ha == side)
         assert all(b - a >= 0.045 * 60 - 1e-9 for a, b in zip(heights, heights[1:]))
+    plt.close(fig)
+
+
+def _ablation():
+    """A summarize-like table: two rows against one reference, and the per-seed runs behind it."""
+    table = pd.DataFrame({"label": ["one level", "two levels", "three levels each"], "vs": ["two levels", "", "two levels"],
+                          "p_value": [0.0004, np.nan, 0.2]})
+    runs = pd.DataFrame({"label": np.repeat(table.label, 2), "dice": [40, 42, 50, 52, 49, 53]})
+    return table, runs
+
+
+def test_marks_go_under_the_tick_labels_never_in_the_plot_area():
+    table, runs = _ablation()
+    fig, ax = plt.subplots()
+    bar_with_reference(runs, "label", "dice", ax=ax, table=table)
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["one level\n***", "two levels\nreference", "three levels\neach\nn.s."]
+    assert not ax.texts   # no annotation inside the axes
+    assert SIGNIFICANCE_KEY + " vs two levels" in ax.get_xlabel().replace("\n", " ")
+    assert "mean ± sd over seeds" in ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_rows_with_different_references_name_theirs_and_positions_can_be_numbers():
+    table = pd.DataFrame({"label": ["A", "B", "C"], "vs": ["", "A", "B"], "p_value": [np.nan, 0.03, 0.004]})
+    fig, ax = plt.subplots()
+    ax.plot([0.05, 0.25, 0.5], [1, 2, 3])
+    significance_ticks(ax, table, positions={"A": 0.05, "B": 0.25, "C": 0.5}, texts={"A": "0.05", "B": "0.25", "C": "0.5"},
+                       axis="τ")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.05", "0.25\n* vs A", "0.5\n** vs B"]
+    assert list(ax.get_xticks()) == [0.05, 0.25, 0.5]
+    assert ax.get_xlabel().splitlines()[0] == "τ"
+    plt.close(fig)
+
+
+def test_maps_can_share_one_colourbar():
+    fig, axes = plt.subplots(1, 2)
+    image, heat = np.zeros((4, 4, 3)), np.linspace(0, 1, 16).reshape(4, 4)
+    show_map(axes[0], image, heat)                        # its own colourbar: a third axes
+    assert len(fig.axes) == 3
+    shown = show_map(axes[1], image, heat, colorbar=False)
+    assert len(fig.axes) == 3 and shown.get_clim() == (0, 1)
     plt.close(fig)

@@ -139,3 +139,23 @@ def test_every_committed_record_is_sound():
     assert len(paths) >= 200
     for path in paths:
         results.read_record(path)
+
+
+COUNTED = {"a": {"dice": 0.8, "iou": 8 / 12, "hd95": 3.0, "tp": 8, "fp": 2, "fn": 2},   # 16 / 20; 8 / 12
+           "b": {"dice": 1.0, "iou": 1.0, "hd95": 0.0, "tp": 0, "fp": 0, "fn": 0}}
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda s: s["a"].update(tp=9), "scores['a']: dice 0.8 is not the 0.8181818181818182 its counts give (tp 9, fp 2, fn 2)"),
+    (lambda s: s["a"].update(fp=-1), "pixel counts tp, fp, fn must be non-negative integers, got [8, -1, 2]"),
+    (lambda s: s["a"].update(fn=2.0), "pixel counts tp, fp, fn must be non-negative integers"),
+    (lambda s: s["a"].pop("fn"), "scores['a'] must hold exactly dice, iou, hd95, or these and tp, fp, fn"),
+    (lambda s: [s["b"].pop(k) for k in ("tp", "fp", "fn")], "some per-image scores have pixel counts and some have none"),
+])
+def test_pixel_counts_must_give_the_scores_they_keep(edit, problem):
+    scores = {image: dict(score) for image, score in COUNTED.items()}
+    assert results.has_counts(results.read_record(results.write_record(sound_record(scores=scores))))
+    edit(scores)
+    with pytest.raises(results.RecordError, match="refusing to write") as error:
+        results.write_record(sound_record(scores=scores, summary=results.summarise(scores)))
+    assert problem in str(error.value)

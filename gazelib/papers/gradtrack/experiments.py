@@ -12,6 +12,9 @@ TABLE2 = [
     Experiment("TA Enc.", "gradtrack", ("ta_location=encoder",)),
     Experiment("TA Dec. (GradTrack)", "gradtrack"),
 ]
+#: What each Fig. 4(a) component run keeps (``method.COMPONENTS``), for figure titles.
+COMPONENT_TITLES = {"#1": "#1: 0.7 mask only", "#2": "#2: + track maps", "#3": "#3: + TA modules",
+                    "#4": "#4: full (truncated G)"}
 TAUS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
 #: What the ``experiments.TRIMMED`` profiles keep of each sweep.
 TRIMMED_POINTS = {"components": (1, 4), "taus": (0.05, 0.25, 0.5)}

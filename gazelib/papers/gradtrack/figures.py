@@ -1,4 +1,5 @@
-"""GradTrack's own lesson figure: what each Track Attention module predicts, beside its track map."""
+"""GradTrack's lesson figures: the track maps of a few scanpaths (lesson 01), and what each Track
+Attention module predicts, beside its track map (lesson 04)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,8 +8,28 @@ import torch
 from gazelib.core.evaluate import load_checkpoint
 from gazelib.core.targets import build_tensors
 from gazelib.papers.gradtrack.track_maps import RATIOS as TRACK_RATIOS
+from gazelib.papers.gradtrack.track_maps import track_map
 from gazelib.report.lesson_figures import displayable
-from gazelib.report.plots import MAP_CMAP
+from gazelib.report.plots import MAP_CMAP, draw_scanpath, show_map
+
+
+def track_panels(dataset, ids, params: dict, ratios=(0.5, 0.75, 1.0)) -> plt.Figure:
+    """One row per image: its scanpath, then the track map ``G^r`` of each ratio ``r`` (eq. 2 with the
+    cache's ``params``: beta, tau, truncation, track, grid) over the image; one colourbar for all maps
+    (they share the scale 0 to 1)."""
+    fig, axes = plt.subplots(len(ids), len(ratios) + 1, figsize=(3.2 * (len(ratios) + 1) + 0.8, 3 * len(ids)),
+                             squeeze=False, layout="constrained")
+    for row, image_id in enumerate(ids):
+        image, scanpath = dataset.image(image_id), dataset.scanpath(image_id)
+        h, w = image.shape[:2]
+        draw_scanpath(axes[row, 0], image, scanpath, "scanpath" if row == 0 else None)
+        for col, r in enumerate(ratios, start=1):
+            g = track_map(scanpath, h, w, r, params["beta"], params["tau"], params["truncation"], params["track"],
+                          tuple(params["grid"]))
+            title = f"$G^{{{r:.0%}}}$".replace("%", r"\%") if row == 0 else None
+            shown = show_map(axes[row, col], image, g, title, colorbar=False)
+    fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), shrink=0.6, label="track map value")
+    return fig
 
 
 def ta_outputs(checkpoint, dataset, n_images: int = 3) -> plt.Figure:

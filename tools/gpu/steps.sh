@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Table 1 on an offline GPU machine, in commands of at most 10 minutes (README: "Paper records on an
 # offline GPU machine"). It runs from the code/ folder of a pack (`gazelib gpu pack`), the one tree
-# copied to the machine:   cd <pack>/code && tools/gpu/session.sh setup
+# copied to the machine:   cd <pack>/code && tools/gpu/steps.sh setup
 #
-#   tools/gpu/session.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
-#   tools/gpu/session.sh test         the unit tests on this machine's device (CUDA when there is one)
-#   tools/gpu/session.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
-#   tools/gpu/session.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
-#   tools/gpu/session.sh wait S       wait up to S seconds for the runs, then collect
-#   tools/gpu/session.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
+#   tools/gpu/steps.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
+#   tools/gpu/steps.sh test         the unit tests on this machine's device (CUDA when there is one)
+#   tools/gpu/steps.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
+#   tools/gpu/steps.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
+#   tools/gpu/steps.sh wait S       wait up to S seconds for the runs, then collect
+#   tools/gpu/steps.sh collect      records, logs and bench records -> $OUT/gpu-results.tar.gz
 #                                     (here: tar xzf gpu-results.tar.gz -C results)
 #
 # Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
@@ -38,7 +38,7 @@ rows_args=(); [ ${#ROW_LIST[@]} -gt 0 ] && rows_args=(--rows "${ROW_LIST[@]}")
 
 case "${1:-}" in
   setup)
-    mkdir -p "$LOGS"; touch "$LOGS/session-start"   # collect takes the records written after this
+    mkdir -p "$LOGS"; touch "$LOGS/run-start"   # collect takes the records written after this
     $PY -m gazelib gpu verify "$PACK"
     if ! $PY -c "import pydensecrf.densecrf" 2> /dev/null; then
       echo "building pydensecrf2 from its sdist (offline)"
@@ -74,7 +74,7 @@ case "${1:-}" in
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv || true
     for log in "$LOGS"/*.log; do [ -e "$log" ] && printf '%s: %s\n' "$(basename "$log")" "$(tail -c 300 "$log" | tr '\r' '\n' | tail -n 1)"; done
     # what this procedure wrote: records and bench records newer than `setup`, and the logs
-    (cd "$GAZELIB_RESULTS" && find runs bench -name '*.json' -newer gpu-logs/session-start 2> /dev/null) \
+    (cd "$GAZELIB_RESULTS" && find runs bench -name '*.json' -newer gpu-logs/run-start 2> /dev/null) \
       > "$LOGS/collected.txt" || true
     tar czf "$OUT/gpu-results.tar.gz" -C "$GAZELIB_RESULTS" gpu-logs -T "$LOGS/collected.txt"
     echo "$(wc -l < "$LOGS/collected.txt") records collected"
