@@ -38,6 +38,11 @@ flake-check: setup  ## every lesson check cell 300x and the unit tests 5x, seeds
 data: setup  ## fetch Kvasir-SEG and the GazeMedSeg fixations into GAZELIB_DATA (default ./data), from the mirror if set
 	$(BIN)/gazelib data fetch
 
+DATASET ?= kvasir
+.PHONY: gaze-cache
+gaze-cache: setup  ## every gaze map of DATASET (kvasir | nci_isbi) computed once: it prints its estimate first (lessons do not need it)
+	$(BIN)/gazelib gaze cache --dataset $(DATASET)
+
 # Extra JupyterLab options, e.g. make lab LAB_OPTS="--no-browser --port 8889"; as root --allow-root is added.
 LAB_OPTS ?=
 lab: setup  ## JupyterLab at the repository root (lessons in notebooks/, outputs in results/ and figures/)
@@ -58,7 +63,7 @@ notebooks: setup  ## rebuild the .ipynb pairs from the percent .py sources (no o
 	$(BIN)/jupytext --sync $(NOTEBOOK_SOURCES)
 
 .PHONY: exercises
-exercises: setup  ## workshop notebooks with blanks + their solutions, from lessons 01, 03, 04 (notebooks/exercises/)
+exercises: setup  ## workshop notebooks (blanks with hints, solutions) from lessons 01-05 and a teacher's page with their times (notebooks/exercises/)
 	$(BIN)/python -m gazelib.ops.exercises
 
 reproduce: setup  ## papermill every notebook (PROFILE=paper|laptop|quick|smoke, SEEDS, DEVICE, ENGINE, ONLY); resumes where it stopped

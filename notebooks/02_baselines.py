@@ -35,14 +35,14 @@ device = "auto"        # auto | cpu | cuda
 train = True           # False: only read existing run records (make figures)
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
-# %%
+# %% tags=["exercise"]
 from gazelib.core.config import check_profile
 from gazelib.core.paths import use_results
 
 check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
-# %%
+# %% tags=["exercise"]
 import matplotlib.pyplot as plt
 
 from gazelib.core.config import make_config
@@ -68,29 +68,39 @@ print(make_config("full", dataset=dataset, preset=preset))
 # $$\mathcal{L} = 1 - \frac{1}{N}\sum_{n=1}^{N} \frac{2\sum_p \sigma(z_p)\, y_p + \epsilon}{\sum_p \sigma(z_p) + \sum_p y_p + \epsilon}
 # \;-\; \frac{1}{|\Omega|}\sum_{p\in\Omega} y_p \log \sigma(z_p) + (1-y_p)\log(1-\sigma(z_p)).$$
 
-# %%
+# %% tags=["solution"]
 import torch
 
 
 def readable_dice_ce(z, y, eps=1e-5):
+    ### BEGIN SOLUTION
+    ### HINT: p = sigmoid(z); flatten each image to one row (.flatten(1)) so that the Dice sums run per image;
+    ### HINT: Dice = (2 sum p y + eps) / (sum p + sum y + eps), averaged over the images; the cross-entropy
+    ### HINT: is averaged over every pixel of the batch; the loss is 1 - Dice + CE.
     p = torch.sigmoid(z).flatten(1)                      # one row of pixels per image
     y = y.flatten(1)
     dice = (2 * (p * y).sum(1) + eps) / (p.sum(1) + y.sum(1) + eps)
     ce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
     return 1 - dice.mean() + ce
+    ### END SOLUTION
 
 
 # %% [markdown]
 # Checked against the loss the trainer uses (`gazelib.core.losses.dice_ce_loss`) on real training
 # masks, with the images' standardised brightness standing in for the logits $z$:
 
-# %%
+# %% tags=["exercise"]
+from gazelib.data.datasets import load_dataset
 from gazelib.report.lesson_figures import training_batch
 from gazelib.core.losses import bce_with_logits, dice_ce_loss
 
+ds = load_dataset(dataset)
+ids = ds.split()["train"][:4]   # the images training_batch takes
 batch = training_batch("vam_crf", dataset, profile, n=4)
 batch["mask"] = training_batch("full", dataset, profile, n=4)["mask"]
 z = batch["image"].mean(dim=1, keepdim=True)
+
+# %% tags=["check"]
 torch.testing.assert_close(readable_dice_ce(z, batch["mask"].float()), dice_ce_loss(z, batch["mask"]))
 print("readable_dice_ce == gazelib.core.losses.dice_ce_loss on 4 training masks")
 
@@ -103,25 +113,39 @@ print("readable_dice_ce == gazelib.core.losses.dice_ce_loss on 4 training masks"
 #
 # $$\mathcal{L} = -\frac{1}{|\Omega|}\sum_{p\in\Omega} \tilde H_p \log \sigma(z_p) + (1-\tilde H_p)\log(1-\sigma(z_p)).$$
 
-# %%
+# %% tags=["solution"]
 def readable_soft_label(H, floor=0.5):
+    ### BEGIN SOLUTION
+    ### HINT: keep H where it is at least the floor, 0 elsewhere: multiply H by the 0/1 comparison.
     return H * (H >= floor)                              # values below 0.5 become background
+    ### END SOLUTION
 
 
 def readable_soft_bce(z, H_soft):
+    ### BEGIN SOLUTION
+    ### HINT: the binary cross-entropy of the equation, with the soft label in place of a 0/1 mask,
+    ### HINT: averaged over every pixel: p = sigmoid(z), then -(H log p + (1 - H) log(1 - p)).mean().
     p = torch.sigmoid(z)
     return -(H_soft * torch.log(p) + (1 - H_soft) * torch.log(1 - p)).mean()
+    ### END SOLUTION
 
 
 # %% [markdown]
-# Checked on the real CRF maps of the same training images: the soft label against the cached
-# target (`soft_vam`), the loss against `gazelib.core.losses.bce_with_logits`.
+# Checked on real CRF maps: the soft label of the first training image's map, at its own size,
+# against the library's `soft_vam`; the loss on the soft CRF targets of the batch against
+# `gazelib.core.losses.bce_with_logits`.
 
-# %%
+# %% tags=["check"]
+# soft_vam keeps or zeroes each value: no arithmetic, so the two agree exactly (assert_close's default).
+from gazelib.gaze.cache import gaze_maps
 from gazelib.gaze.heatmap import soft_vam
 
+H = gaze_maps(ds, "crf", ids=ids[:1])[ids[0]]
+torch.testing.assert_close(readable_soft_label(torch.from_numpy(H)), torch.from_numpy(soft_vam(H)))
+print(f"readable_soft_label == gazelib.gaze.heatmap.soft_vam on the CRF map of {ids[0]}")
+
+# %% tags=["check"]
 H_soft = batch["crf_soft"]
-torch.testing.assert_close(readable_soft_label(H_soft), torch.from_numpy(soft_vam(H_soft.numpy())))
 torch.testing.assert_close(readable_soft_bce(z, H_soft), bce_with_logits(z, H_soft))
 print("readable_soft_bce == gazelib.core.losses.bce_with_logits on 4 soft CRF labels")
 
@@ -130,7 +154,43 @@ print("readable_soft_bce == gazelib.core.losses.bce_with_logits on 4 soft CRF la
 #
 # Evaluation happens at each test image's own resolution: the logits are upsampled, thresholded
 # at 0.5, and Dice, IoU and the 95 % Hausdorff distance are computed per image, then averaged.
+# With $P$ the predicted and $G$ the true foreground,
 #
+# $$\text{Dice} = \frac{2\,|P \cap G|}{|P| + |G|}, \qquad \text{IoU} = \frac{|P \cap G|}{|P \cup G|},$$
+#
+# both 1 when $P$ and $G$ are empty (nothing to find, nothing found).
+
+# %% tags=["solution"]
+def readable_dice_iou(pred, truth):
+    ### BEGIN SOLUTION
+    ### HINT: pred and truth are boolean arrays: |P n G| is (pred & truth).sum(), |P u G| is (pred | truth).sum();
+    ### HINT: return the pair (Dice, IoU), each 1.0 when its denominator is 0.
+    inter, union, total = (pred & truth).sum(), (pred | truth).sum(), pred.sum() + truth.sum()
+    return (1.0 if total == 0 else 2 * inter / total), (1.0 if union == 0 else inter / union)
+    ### END SOLUTION
+
+
+# %% [markdown]
+# Checked against `gazelib.core.metrics` on real masks: the brightness "logits" $z$ of section 1 as a
+# prediction, upsampled to each image's own size and thresholded at 0.5 (logit 0) as the evaluation
+# does, and on two empty masks.
+
+# %% tags=["check"]
+import numpy as np
+import torch.nn.functional as F
+
+from gazelib.core import metrics
+
+for image_id, logit in zip(ids, z):
+    truth = np.asarray(ds.mask(image_id), dtype=bool)
+    pred = (F.interpolate(logit[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0] > 0).numpy()
+    np.testing.assert_allclose(readable_dice_iou(pred, truth), (metrics.dice(pred, truth), metrics.iou(pred, truth)),
+                               rtol=1e-12)
+empty = np.zeros((3, 3), bool)
+np.testing.assert_allclose(readable_dice_iou(empty, empty), (1.0, 1.0))
+print(f"readable_dice_iou == gazelib.core.metrics.dice, iou on {len(ids)} images and on empty masks")
+
+# %% [markdown]
 # This cell trains every row of Table 1, the gaze methods of lessons 03 and 04 too, as one batch:
 # with `ENGINE=local:2` both workers stay busy to the end, the longest runs first
 # (`engines.longest_first`). This lesson shows the four baselines; lesson 06 reads the other records.

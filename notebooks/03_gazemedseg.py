@@ -31,14 +31,14 @@ device = "auto"
 train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
-# %%
+# %% tags=["exercise"]
 from gazelib.core.config import check_profile
 from gazelib.core.paths import use_results
 
 check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
-# %%
+# %% tags=["exercise"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import numpy as np
@@ -75,6 +75,9 @@ import torch.nn.functional as F
 
 def readable_lpp(f, kernel=5, dilation=2):
     ### BEGIN SOLUTION
+    ### HINT: F.unfold(f, kernel, dilation=dilation, padding=dilation * (kernel // 2)) lists the 25 neighbours
+    ### HINT: of every pixel; view it as (B, C, 25, H, W); the similarity f_p . f_q is a sum over C, clamped
+    ### HINT: at 0; softmax over the 25 neighbours; the result is the weighted sum of the neighbours.
     b, c, h, w = f.shape
     pad = dilation * (kernel // 2)
     neighbours = F.unfold(f, kernel, dilation=dilation, padding=pad).view(b, c, kernel * kernel, h, w)  # f_q, q in N(p)
@@ -91,7 +94,7 @@ def readable_lpp(f, kernel=5, dilation=2):
 # feature map (colours standardised per channel), in double precision: the two add up the same terms
 # in different orders, and the check is about the equations, not about float32 rounding.
 
-# %%
+# %% tags=["exercise"]
 from gazelib.data.datasets import load_dataset
 
 ds = load_dataset(dataset)
@@ -140,6 +143,8 @@ print(f"outlier before: {features[0, 0, 4, 4]:+.2f}   after LPP: {propagated[0, 
 # %% tags=["solution"]
 def readable_consistency(p_i, peers):
     ### BEGIN SOLUTION
+    ### HINT: for each peer p_j: detach it (the stop-gradient), agreement = p_i p_j + (1 - p_i)(1 - p_j)
+    ### HINT: (the sum over fg and bg), minus its mean over the pixels; then the mean over the peers.
     terms = []
     for p_j in peers:
         p_j = p_j.detach()                                # sg(.): no gradient into the peer
@@ -154,10 +159,12 @@ def readable_consistency(p_i, peers):
 # trainer builds them. We check the readable loss on this batch, with level 1 as $\hat p_1$
 # after LPP-smoothing it and the other levels as the peers.
 
-# %%
+# %% tags=["exercise"]
 from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 batch = training_batch("gazemedseg", dataset, profile, n=3)
+
+# %%
 fig = show_batch(batch)
 save_figure(fig, f"03_gazemedseg_batch_{dataset}")
 plt.show()
@@ -168,6 +175,69 @@ p_1 = local_pixel_propagation(levels[:, :1] * 0.8 + 0.1).requires_grad_()
 peers = [levels[:, j:j + 1] for j in range(1, levels.shape[1])]
 torch.testing.assert_close(readable_consistency(p_1, peers), consistency_loss(p_1, peers))
 print(f"readable_consistency == consistency_loss on {len(levels)} training images, {levels.shape[1]} levels")
+
+# %% [markdown]
+# How those pseudo-masks are made at the training size: the soft CRF map of lesson 01, at the
+# image's own size, is resized to $S \times S$ (bilinear, no antialiasing: MONAI's `Resized` in the
+# authors' pinned version) and only then thresholded, $M_k = \mathbb 1[\operatorname{resize}(\text{CRF}) \ge t_k]$.
+# (Thresholding first and resizing the mask would give other edges.)
+
+# %% tags=["solution"]
+def readable_training_masks(crf, levels, size):
+    ### BEGIN SOLUTION
+    ### HINT: resize first: F.interpolate(torch.from_numpy(crf)[None, None], size=(size, size), mode="bilinear",
+    ### HINT: align_corners=False); then compare with each level (>=) and stack the levels as channels,
+    ### HINT: as uint8: a (len(levels), size, size) tensor.
+    resized = F.interpolate(torch.from_numpy(crf)[None, None], size=(size, size), mode="bilinear",
+                            align_corners=False)[0, 0]
+    return torch.stack([resized >= t for t in levels]).to(torch.uint8)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# The same float32 resize, then thresholds: the two agree exactly.
+from gazelib.core.config import make_config, preset_for
+from gazelib.gaze.cache import gaze_maps
+
+cfg = make_config("gazemedseg", dataset=dataset, preset=preset_for(profile, dataset))
+ids = ds.split()["train"][:len(batch["pseudo_masks"])]   # the images of the batch
+crf_maps = gaze_maps(ds, "crf", ids=ids, cfg=cfg)
+torch.testing.assert_close(torch.stack([readable_training_masks(crf_maps[i], cfg.levels, cfg.image_size) for i in ids]),
+                           batch["pseudo_masks"])
+print(f"readable_training_masks == the trainer's pseudo-masks of {len(ids)} images, levels {cfg.levels}")
+
+# %% [markdown]
+# The whole objective of the $m$ networks, $\mathcal L = \sum_i \mathrm{BCE}(z_i, M_i) + \lambda\,
+# \mathcal L^{i}_{\text{cons}}$, with $\hat p_i$ the sigmoid of network $i$'s logits after LPP (`prop`)
+# and its peers' plain probabilities $p_j = \sigma(z_j)$:
+
+# %% tags=["solution"]
+def readable_gazemedseg_loss(logits, prop_logits, masks, weight):
+    ### BEGIN SOLUTION
+    ### HINT: for every level i: F.binary_cross_entropy_with_logits(z_i, M_i) with M_i = masks[:, i:i + 1].float(),
+    ### HINT: plus weight * readable_consistency(sigmoid(prop_logits[i]), [sigmoid(z_j) for every j != i]); sum over i.
+    probs = [torch.sigmoid(z) for z in logits]
+    total = 0.0
+    for i, z in enumerate(logits):
+        bce = F.binary_cross_entropy_with_logits(z, masks[:, i:i + 1].float())
+        peers = [p for j, p in enumerate(probs) if j != i]
+        total = total + bce + weight * readable_consistency(torch.sigmoid(prop_logits[i]), peers)
+    return total
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Random logits for each level (seeded), the batch's real pseudo-masks; the trainer's loss of the method.
+# The same float32 terms, summed in the same order: well inside assert_close's float32 tolerance.
+from gazelib.core.methods import get_method
+
+torch.manual_seed(0)
+masks = batch["pseudo_masks"]
+shape = (len(masks), 1, *masks.shape[-2:])
+out = {"logits": [torch.randn(shape) for _ in cfg.levels], "prop_logits": [torch.randn(shape) for _ in cfg.levels]}
+library, _ = get_method("gazemedseg").loss(out, {"pseudo_masks": masks}, cfg)
+torch.testing.assert_close(readable_gazemedseg_loss(out["logits"], out["prop_logits"], masks, cfg.cons_weight), library)
+print(f"readable_gazemedseg_loss == the gazemedseg method's loss ({len(cfg.levels)} levels, lambda = {cfg.cons_weight})")
 
 # %% [markdown]
 # ## 3. Ablations

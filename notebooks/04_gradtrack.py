@@ -31,14 +31,14 @@ device = "auto"
 train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
-# %%
+# %% tags=["exercise"]
 from gazelib.core.config import check_profile
 from gazelib.core.paths import use_results
 
 check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
-# %%
+# %% tags=["exercise"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -79,6 +79,9 @@ from torch import nn
 
 def readable_gtmg_loss(logits, G):
     ### BEGIN SOLUTION
+    ### HINT: resize G to the logits' size (F.interpolate, bilinear, align_corners=False); log P = log_softmax over
+    ### HINT: the two channels [bg, fg]; on the track (G_re > 0) the term is (1 + G_re) log P_fg, off it log P_bg;
+    ### HINT: minus the mean over the pixels.
     G_re = F.interpolate(G, size=logits.shape[-2:], mode="bilinear", align_corners=False)
     log_P = logits.log_softmax(dim=1)                  # log P^h, channels [bg, fg]
     on_track = (G_re > 0).float()                      # 1(G_re > 0); 1 - on_track = 1(G_re = 0)
@@ -102,6 +105,8 @@ class ReadableTrackAttention(nn.Module):
 
     def forward(self, F_h):
         ### BEGIN SOLUTION
+        ### HINT: twice conv -> instance norm -> leaky ReLU (slope 0.01); to_track gives the two logits of P^h;
+        ### HINT: P_fg is channel 1 of their softmax; F_hat = F_h + P_fg.detach() (eq. 4); return (F_hat, logits).
         x = F.leaky_relu(self.norm1(self.conv1(F_h)), 0.01)
         x = F.leaky_relu(self.norm2(self.conv2(x)), 0.01)
         P_logits = self.to_track(x)                          # P^h, as logits [bg, fg]
@@ -116,10 +121,12 @@ class ReadableTrackAttention(nn.Module):
 # reverse-truncated track maps $G^{50\%}, G^{75\%}, G^{100\%}$ (eqs. 1-2, lesson 01), as the
 # trainer builds them.
 
-# %%
+# %% tags=["exercise"]
 from gazelib.report.lesson_figures import loss_curves, predictions_vs_truth, show_batch, training_batch
 
 batch = training_batch("gradtrack", dataset, profile, n=3)
+
+# %%
 fig = show_batch(batch, {"track": ["$G^{50\\%}$", "$G^{75\\%}$", "$G^{100\\%}$"]})
 save_figure(fig, f"04_gradtrack_batch_{dataset}")
 plt.show()
@@ -131,8 +138,7 @@ plt.show()
 
 # %% tags=["check"]
 # Both run the same float32 operations in the same order and agree to the bit (measured: 0 difference
-# for 300 seeds, on 1 and 2 threads); assert_close's float32 tolerance is headroom. (The library's
-# gtmg_loss computes in float32 whatever its input, so float64 is not an option here.)
+# for 300 seeds, on 1 and 2 threads); assert_close's float32 tolerance is headroom.
 torch.manual_seed(0)   # the TA module's initial weights
 features = F.avg_pool2d(batch["image"], 4).requires_grad_()
 library_ta, readable_ta = TrackAttention(features.shape[1]), ReadableTrackAttention(features.shape[1])
@@ -143,9 +149,15 @@ with torch.no_grad():
 torch.testing.assert_close(logits, logits_lib)
 torch.testing.assert_close(F_hat, F_hat_lib)
 assert torch.autograd.grad(F_hat.sum(), readable_ta.to_track.weight, allow_unused=True)[0] is None
+print(f"ReadableTrackAttention == TrackAttention on {len(features)} training images")
+
+# %% tags=["check"]
+# The TA logits of the library's module on the batch, against G^50: the same float32 operations in the same
+# order (the library's gtmg_loss computes in float32 whatever its input, so float64 is not an option here).
 G_50 = batch["track"][:, 0:1]
-torch.testing.assert_close(readable_gtmg_loss(logits, G_50), gtmg_loss(logits_lib, G_50))
-print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_loss on {len(features)} training images")
+_, logits_lib = library_ta(features)
+torch.testing.assert_close(readable_gtmg_loss(logits_lib, G_50), gtmg_loss(logits_lib, G_50))
+print(f"readable_gtmg_loss == gtmg_loss on {len(features)} training images")
 
 # %% [markdown]
 # ## 2. The objective
@@ -155,14 +167,81 @@ print(f"ReadableTrackAttention == TrackAttention, readable_gtmg_loss == gtmg_los
 # ($\mathcal L_{VAM}$):
 #
 # $$\mathcal L = \mathcal L^{100\%,6}_{GTMG} + \lambda_1 \mathcal L^{50\%,2}_{GTMG} + \lambda_1 \mathcal L^{75\%,4}_{GTMG} + \lambda_2 \mathcal L_{VAM}, \qquad \lambda_1 = \lambda_2 = 0.5 \qquad (5)$$
+#
+# $\mathcal L_{VAM}$ is lesson 02's Dice + cross-entropy on the foreground logit $z_{fg} - z_{bg}$ of the
+# final two-channel prediction. As code, with the track maps as channels $[G^{50\%}, G^{75\%}, G^{100\%}]$:
+
+# %% tags=["solution"]
+from gazelib.core.losses import dice_ce_loss
+
+
+def readable_gradtrack_loss(final, ta, mask, G, lambda1=0.5, lambda2=0.5):
+    ### BEGIN SOLUTION
+    ### HINT: readable_gtmg_loss(final, G^100) + lambda1 * (readable_gtmg_loss(ta[0], G^50) + readable_gtmg_loss(ta[1], G^75))
+    ### HINT: + lambda2 * dice_ce_loss(z_fg - z_bg, mask), where z_fg - z_bg = final[:, 1:2] - final[:, 0:1].
+    G50, G75, G100 = G[:, 0:1], G[:, 1:2], G[:, 2:3]
+    vam = dice_ce_loss(final[:, 1:2] - final[:, 0:1], mask)
+    return (readable_gtmg_loss(final, G100) + lambda1 * readable_gtmg_loss(ta[0], G50)
+            + lambda1 * readable_gtmg_loss(ta[1], G75) + lambda2 * vam)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Random logits (seeded) for the final prediction and the two TA modules (decoder blocks 2 and 4), the
+# batch's real 0.7 masks and track maps; the trainer's loss of the method. The same float32 terms added in
+# another order: well inside assert_close's float32 tolerance.
+from gazelib.core.config import make_config, preset_for
+from gazelib.core.methods import get_method
+
+cfg = make_config("gradtrack", dataset=dataset, preset=preset_for(profile, dataset))
+torch.manual_seed(0)
+n, size = len(batch["track"]), batch["track"].shape[-1]
+final, ta = torch.randn(n, 2, size, size), [torch.randn(n, 2, size // 4, size // 4), torch.randn(n, 2, size // 2, size // 2)]
+library, _ = get_method("gradtrack").loss({"logits": final, "ta": ta}, batch, cfg)
+torch.testing.assert_close(readable_gradtrack_loss(final, ta, batch["conservative_mask"], batch["track"], cfg.lambda1,
+                                                   cfg.lambda2), library)
+print(f"readable_gradtrack_loss == the gradtrack method's loss (eq. 5, lambda1 = {cfg.lambda1}, lambda2 = {cfg.lambda2})")
 
 
 # %% [markdown]
 # ## 3. Table 2: truncation and where the TA modules go
 #
 # *w/o* feeds every stage the full track; *sequential* keeps the **first** $r$ of the reading
-# instead of the last; the TA modules move to the encoder or to both.
-#
+# instead of the last; the TA modules move to the encoder or to both. Which fixations a stage sees,
+# as code: $\lceil r\,n \rceil$ of the $n$ fixations (at least one), the last ones in time (reverse) or
+# the first ones (sequential):
+
+# %% tags=["solution"]
+import math
+
+import numpy as np
+
+
+def readable_truncate(start, ratio, truncation="reverse"):
+    ### BEGIN SOLUTION
+    ### HINT: order = np.argsort(start, kind="stable") puts the fixations in time order; keep
+    ### HINT: max(1, ceil(ratio * n)) of them: the end of the order for "reverse", its beginning for "sequential".
+    order = np.argsort(start, kind="stable")
+    kept = max(1, math.ceil(ratio * len(order)))
+    return order[len(order) - kept:] if truncation == "reverse" else order[:kept]
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Indices: exact (tolerance 0), on the real scanpaths of 20 training images, every ratio, both truncations.
+from gazelib.data.datasets import load_dataset
+from gazelib.papers.gradtrack.track_maps import truncate
+
+ds = load_dataset(dataset)
+for image_id in ds.split()["train"][:20]:
+    scanpath = ds.scanpath(image_id)
+    for ratio in (0.5, 0.75, 1.0):
+        for truncation in ("reverse", "sequential"):
+            np.testing.assert_allclose(readable_truncate(scanpath.start, ratio, truncation),
+                                       truncate(scanpath, ratio, truncation), atol=0, rtol=0)
+print("readable_truncate == gazelib.papers.gradtrack.track_maps.truncate on 20 scanpaths")
+
+# %% [markdown]
 # Under the `quick` profile the two sweeps below keep their ends and the paper's choice
 # (components \#1 and \#4; $\tau \in \{0.05, 0.25, 0.5\}$), so that the notebook trains in about
 # five minutes on a 2-core laptop CPU (`gradtrack/experiments.py`, `TRIMMED_POINTS`); `paper` runs every point.

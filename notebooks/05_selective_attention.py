@@ -34,14 +34,14 @@ device = "auto"
 train = True
 results_dir = None     # a results folder to use instead of results/ (an empty one trains afresh)
 
-# %%
+# %% tags=["exercise"]
 from gazelib.core.config import check_profile
 from gazelib.core.paths import use_results
 
 check_profile(profile)
 print(f"results: {use_results(results_dir)}")
 
-# %%
+# %% tags=["exercise"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -70,7 +70,7 @@ from gazelib.report.summary import claim_verdicts, show_verdicts, summarize
 #
 # As code (2D; GroupNorm with at most 8 groups):
 
-# %%
+# %% tags=["solution"]
 import math
 
 import torch.nn.functional as F
@@ -88,21 +88,28 @@ class ReadableSAN(nn.Module):
         self.to_gaze = nn.Conv2d(widths[1], 1, 1)
 
     def forward(self, image):
+        ### BEGIN SOLUTION
+        ### HINT: down-sample 4x (F.avg_pool2d(image, 4)), run both groups (each halves the size: 1/16 in all),
+        ### HINT: and return M2 with the gaze logits self.to_gaze(M2).
         I_ds = F.avg_pool2d(image, 4)                  # the 4x down-sampled image
         M2 = self.group2(self.group1(I_ds))            # 1/16 of the input size
         return M2, self.to_gaze(M2)                    # G as logits; L_g applies the sigmoid
+        ### END SOLUTION
 
 
 def readable_gaze_loss(G_logits, G_gt):
+    ### BEGIN SOLUTION
+    ### HINT: eq. 4 with G = sigmoid(G_logits): -(G_gt log G + (1 - G_gt) log(1 - G)), the mean over the pixels.
     G = torch.sigmoid(G_logits)
     return -(G_gt * torch.log(G) + (1 - G_gt) * torch.log(1 - G)).mean()
+    ### END SOLUTION
 
 
 # %% [markdown]
 # Checked against the library's `SAN` (same weights) and its loss on a real image and its gaze
 # target (lesson 01), at the 224×224 training size:
 
-# %%
+# %% tags=["exercise"]
 from gazelib.data.datasets import load_dataset
 from gazelib.papers.selective_attention.gaze_target import san_target
 from gazelib.gaze.cache import default_params
@@ -118,11 +125,18 @@ library_san, readable_san = SAN(image.shape[1]), ReadableSAN(image.shape[1])
 with torch.no_grad():
     for ours, theirs in zip(readable_san.parameters(), library_san.parameters(), strict=True):
         ours.copy_(theirs)
-(M2, G_logits), (M2_lib, G_logits_lib) = readable_san(image), library_san(image)
+M2_lib, G_logits_lib = library_san(image)
+
+# %% tags=["check"]
+# The same float32 operations in the same order: assert_close's float32 tolerance is headroom.
+M2, G_logits = readable_san(image)
 torch.testing.assert_close(M2, M2_lib)
 torch.testing.assert_close(G_logits, G_logits_lib)
-torch.testing.assert_close(readable_gaze_loss(G_logits, G_gt), F.binary_cross_entropy_with_logits(G_logits_lib, G_gt))
-print(f"ReadableSAN == SAN and L_g == binary cross-entropy on {case}: M2 {tuple(M2.shape)}")
+print(f"ReadableSAN == SAN on {case}: M2 {tuple(M2.shape)}")
+
+# %% tags=["check"]
+torch.testing.assert_close(readable_gaze_loss(G_logits_lib, G_gt), F.binary_cross_entropy_with_logits(G_logits_lib, G_gt))
+print(f"readable_gaze_loss == binary cross-entropy on the SAN's gaze logits for {case}")
 
 # %% [markdown]
 # ## 2. The Auxiliary Attention Block
@@ -142,7 +156,7 @@ print(f"ReadableSAN == SAN and L_g == binary cross-entropy on {case}: M2 {tuple(
 # The block as code, in 2D (3D adds one axis to the pooling, the positional encoding and the
 # tokens), one attention head at a time:
 
-# %%
+# %% tags=["solution"]
 class ReadableAAB(nn.Module):
     def __init__(self, enc_channels, san_channels, hidden=64, heads=4):
         super().__init__()
@@ -163,10 +177,15 @@ class ReadableAAB(nn.Module):
         tokens_q, tokens_kv = M2.flatten(2).transpose(1, 2), kv_in.flatten(2).transpose(1, 2)  # (B, HW, C)
         Q, (K, V) = self.q(tokens_q), self.kv(tokens_kv).chunk(2, dim=-1)
         heads = []
+        ### BEGIN SOLUTION
+        ### HINT: head k uses the k-th block of self.hidden columns of Q, K and V (a slice of the last axis);
+        ### HINT: Att_k = softmax(Q_k K_k^T / sqrt(c_h)) V_k with the softmax over the keys (the last axis);
+        ### HINT: append each Att_k to heads.
         for k in range(self.heads):
             part = slice(k * self.hidden, (k + 1) * self.hidden)
             scores = Q[..., part] @ K[..., part].transpose(1, 2) / math.sqrt(self.hidden)
             heads.append(scores.softmax(dim=-1) @ V[..., part])        # softmax(Q K^T / sqrt(c_h)) V
+        ### END SOLUTION
         M = self.norm2(self.ffn(self.norm1(self.out(torch.cat(heads, dim=-1)))))
         M = M.transpose(1, 2).reshape(len(E4), -1, H, W)
         return E4 + F.interpolate(M, size=E4.shape[2:], mode="nearest")
@@ -176,15 +195,48 @@ class ReadableAAB(nn.Module):
 # Checked against the library's `AAB` (same weights) with the SAN features $M_2$ of the real
 # image above as queries; the image's colours, pooled to 28×28, stand in for $E_4$:
 
-# %%
+# %% tags=["check"]
+# The same float32 operations, the heads one by one here and batched in the library: within assert_close's
+# float32 tolerance.
 E4 = F.adaptive_avg_pool2d(image, 28)
 torch.manual_seed(0)
-library_aab = AAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
-readable_aab = ReadableAAB(E4.shape[1], M2.shape[1], hidden=16, heads=4)
+library_aab = AAB(E4.shape[1], M2_lib.shape[1], hidden=16, heads=4)
+readable_aab = ReadableAAB(E4.shape[1], M2_lib.shape[1], hidden=16, heads=4)
 readable_aab.load_state_dict(library_aab.state_dict())
-torch.testing.assert_close(readable_aab(E4, M2), library_aab(E4, M2))
+torch.testing.assert_close(readable_aab(E4, M2_lib), library_aab(E4, M2_lib))
 torch.testing.assert_close(positional_encoding((7, 7)), torch.stack(torch.meshgrid(torch.linspace(-1, 1, 7), torch.linspace(-1, 1, 7), indexing="ij")))
 print(f"ReadableAAB == gazelib.papers.selective_attention.network.AAB on {case}")
+
+# %% [markdown]
+# The training loss $\mathcal L = \mathcal L_{seg}^{Dice} + 0.5\,\mathcal L_g$: the segmentation Dice loss
+# (the library's `dice_loss`, with squared terms in the denominator as the authors' code) and eq. 4 against
+# the expert's gaze map, area-pooled to the SAN's $1/16$ size if it is not there already:
+
+# %% tags=["solution"]
+def readable_san_loss(logits, G_logits, mask, G_gt, weight=0.5):
+    ### BEGIN SOLUTION
+    ### HINT: dice_loss(logits, mask, squared=True) + weight * readable_gaze_loss(G_logits, G_small), where
+    ### HINT: G_small = F.adaptive_avg_pool2d(G_gt.float(), G_logits.shape[-2:]) (a no-op at the same size).
+    G_small = F.adaptive_avg_pool2d(G_gt.float(), G_logits.shape[-2:])
+    return dice_loss(logits, mask, squared=True) + weight * readable_gaze_loss(G_logits, G_small)
+    ### END SOLUTION
+
+
+# %% tags=["check"]
+# Random logits (seeded) for the segmentation and the SAN's gaze map, a real training batch (masks and gaze
+# targets); the trainer's loss of the method, the same float32 terms.
+from gazelib.core.config import make_config, preset_for
+from gazelib.core.methods import get_method
+from gazelib.report.lesson_figures import training_batch
+
+cfg = make_config("san", dataset=dataset, preset=preset_for(profile, dataset))
+batch = training_batch("san", dataset, profile, n=3)
+torch.manual_seed(0)
+n, size = batch["mask"].shape[0], batch["mask"].shape[-1]
+logits, G_logits = torch.randn(n, 1, size, size), torch.randn(n, 1, size // 16, size // 16)
+library, _ = get_method("san").loss({"logits": logits, "gaze": G_logits}, batch, cfg)
+torch.testing.assert_close(readable_san_loss(logits, G_logits, batch["mask"], batch["gaze"], cfg.gaze_weight), library)
+print(f"readable_san_loss == the san method's loss (gaze weight {cfg.gaze_weight})")
 
 # %% [markdown]
 # ## 3. Table 1 layout: data ratio × variant

@@ -38,6 +38,27 @@ def _isolated_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("GAZELIB_FIGURES", str(tmp_path / "figures"))
 
 
+def git(*args, cwd) -> str:
+    """``git args`` in ``cwd`` (its output), with a committer set for clones made by tests."""
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def fresh_clone(dest: Path) -> Path:
+    """``dest``: the tracked files of this checkout as they are now (what a clone of them holds), committed
+    in a new repository, so that ``git status`` there shows what a lesson wrote."""
+    for name in git("ls-files", "-z", cwd=REPO).split("\0"):
+        if name and (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    git("init", "-q", cwd=dest)
+    git("add", "-A", cwd=dest)
+    git("commit", "-q", "-m", "clean", cwd=dest)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def executed_lessons(tmp_path_factory) -> Path:
     """Where the notebook tests leave the lessons they executed (``<lesson>-kvasir-smoke.ipynb``, the

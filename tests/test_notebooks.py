@@ -10,6 +10,8 @@ import jupytext
 import pandas as pd
 import pytest
 
+from tests.conftest import fresh_clone, git
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
 
@@ -196,28 +198,12 @@ def test_a_lesson_refuses_an_unknown_profile_at_once(source, tmp_path):
     assert error.value.exec_count == 3     # the parameters, papermill's injected ones, then the check
 
 
-def _git(*args, cwd) -> str:
-    import subprocess
-
-    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=cwd,
-                          capture_output=True, text=True, check=True).stdout
-
-
 def test_lesson_06_run_twice_leaves_the_tree_as_it_was(mirror, shared_cache, tmp_path, monkeypatch):
     """A fresh copy of the tracked tree runs lesson 06 under smoke; what it wrote is committed; the
     second run, which changes no number, changes no file."""
-    import shutil
-
     import papermill
 
-    clone = tmp_path / "clone"
-    for name in _git("ls-files", "-z", cwd=REPO).split("\0"):
-        if name and (REPO / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, clone / name)
-    _git("init", "-q", cwd=clone)
-    _git("add", "-A", cwd=clone)
-    _git("commit", "-q", "-m", "clean", cwd=clone)
+    clone = fresh_clone(tmp_path / "clone")
     for name in ("GAZELIB_RESULTS", "GAZELIB_FIGURES"):   # the clone's own results/ and figures/
         monkeypatch.delenv(name)
     monkeypatch.setenv("GAZELIB_DATA", str(mirror))
@@ -230,10 +216,10 @@ def test_lesson_06_run_twice_leaves_the_tree_as_it_was(mirror, shared_cache, tmp
                                    parameters={"profile": "smoke", "seeds": [0], "device": "cpu"})
 
     lesson(1)
-    written = _git("status", "--porcelain", "--untracked-files=all", cwd=clone).splitlines()
+    written = git("status", "--porcelain", "--untracked-files=all", cwd=clone).splitlines()
     assert written and all(line.startswith("?? ") for line in written), written   # new smoke outputs only
     assert "?? results/tables/table1_kvasir_smoke.md" in written
-    _git("add", "-A", cwd=clone)
-    _git("commit", "-q", "-m", "smoke outputs", cwd=clone)
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", "smoke outputs", cwd=clone)
     lesson(2)
-    assert _git("status", "--porcelain", "--untracked-files=all", cwd=clone) == ""
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=clone) == ""

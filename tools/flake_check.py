@@ -59,6 +59,8 @@ CHECK_TAG = re.compile(r'^# %%.*tags=\[[^\]]*"check"')
 EXCLUDED = {
     "tests/test_notebooks.py::test_0": "executes a whole lesson under papermill; its check cells are what the "
                                       "lesson part of this runner repeats (test_pair_in_sync is kept)",
+    "tests/test_lessons_fresh.py": "executes every lesson from a fresh copy under its default profile (a benchmark of "
+                                   "minutes; its check cells are what the lesson part of this runner repeats)",
     "tests/ops/test_exercises.py::test_solutions_pass_the_checks_and_blanks_fail_them":
         "executes the lessons' cells up to their checks (generated copies of the same check cells, "
         "repeated by the lesson part)",

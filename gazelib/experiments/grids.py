@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from gazelib.core.config import make_config, preset_for
 from gazelib.core.paths import results_root
 from gazelib.core.train import train as train_run
+from gazelib.data.datasets import load_dataset
 from gazelib.experiments import engines
 from gazelib.runs.identity import config_key, find_record
 from gazelib.runs.records import read_record
@@ -88,6 +89,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
         for name, error in failed.items():
             print(f"run {name} failed: {error}")
         retrain = False   # trained just now
+    data = load_dataset(dataset) if train else None   # loaded once: every run's data fingerprint reads it
     for k, (exp, seed) in enumerate(tqdm(jobs, desc=f"{profile} runs", unit="run", disable=not train)):
         cfg = configs[k]
         if f"{k}: {names[k]}" in failed:
@@ -95,7 +97,7 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
             continue
         if engine == "serial":
             started = time.time()
-        path = train_run(cfg, progress=False, retrain=retrain) if train else find_record(cfg)
+        path = train_run(cfg, progress=False, retrain=retrain, dataset=data) if train else find_record(cfg)
         if not path.exists():
             missing.append(f"{exp.label} (seed {seed})")
             continue

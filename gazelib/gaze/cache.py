@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -222,6 +223,8 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
     missing = sorted(id for id in set(ids) if entries[id] not in stored)
     chunks = [{id: entries[id] for id in missing[i:i + chunk]} for i in range(0, len(missing), chunk)]
     workers = min(workers or os.cpu_count() or 1, max(len(chunks), 1))
+    if progress and len(missing) > chunk:
+        announce(dataset, kind, missing, params, workers)
     bar = tqdm(total=len(missing), desc=f"{dataset.name} {kind} maps", disable=not progress or not missing)
     if workers == 1:
         _init_worker(dataset)
@@ -234,6 +237,22 @@ def ensure_maps(dataset, kind: str, ids=None, workers: int | None = None, progre
                 bar.update(len(done))
     bar.close()
     return directory
+
+
+def announce(dataset, kind: str, missing: list[str], params: dict, workers: int, timed: int = 3) -> float:
+    """Print, before a long computation starts, how many maps it computes and about how long it takes: the
+    mean time of ``timed`` maps in this process (after one untimed map, which pays the one-off costs such as
+    reading every fixation), times the count, over the workers. The maps are computed again in their chunks
+    (a few seconds at most). Returns the estimate in seconds."""
+    compute_map(dataset, kind, missing[0], params)
+    sample = missing[1:1 + timed] or missing[:1]
+    start = time.perf_counter()
+    for id in sample:
+        compute_map(dataset, kind, id, params)
+    estimate = (time.perf_counter() - start) / len(sample) * len(missing) / workers
+    print(f"{dataset.name}: {len(missing)} {kind} maps to compute in {workers} process(es), "
+          f"about {estimate / 60:.1f} min ({len(sample)} maps timed, times the count, over the processes)", flush=True)
+    return estimate
 
 
 def gaze_maps(dataset, kind: str, ids=None, workers: int | None = None, progress: bool = True,

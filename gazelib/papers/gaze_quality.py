@@ -59,20 +59,49 @@ def _git_revision() -> str:
     return "unknown" if state["revision"] is None else state["revision"] + ("-dirty" if state["dirty"] else "")
 
 
+def _kinds(dataset, crf_params: dict | None = None, track_params: dict | None = None) -> dict[str, dict]:
+    """The maps scored (crf only where the images are available) with their parameter overrides."""
+    with_crf = getattr(dataset, "has_images", True)
+    return {"vam": {}, "track": dict(track_params or {})} | ({"crf": dict(crf_params or {})} if with_crf else {})
+
+
+def _resolved(dataset, kinds: dict[str, dict]) -> dict[str, dict]:
+    return {kind: cache.resolve_params(dataset.name, kind, params) for kind, params in kinds.items()}
+
+
+def committed(out_dir, dataset) -> tuple[pd.DataFrame, dict] | None:
+    """The record ``write_quality`` left for ALL images of ``dataset`` (stem: its name) under ``out_dir``,
+    as ``quality`` returns it, if it was made with the maps' parameters of today; None when there is none
+    or it was made otherwise (other parameters, other images). Lessons read it instead of computing every map."""
+    out_dir = Path(out_dir)
+    table_file, record_file = out_dir / f"{dataset.name}_per_image.csv", out_dir / f"{dataset.name}_summary.json"
+    if not (table_file.is_file() and record_file.is_file()):
+        return None
+    try:
+        provenance = json.loads(record_file.read_text())
+        table = pd.read_csv(table_file, index_col="id", dtype={"id": str})
+        params = provenance["params"]
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"{record_file.name} / {table_file.name} in {out_dir}: not a quality record ({error})") from error
+    if params != _resolved(dataset, _kinds(dataset)) or sorted(table.index) != sorted(dataset.ids):
+        return None
+    return table, provenance
+
+
 def quality(dataset, workers: int | None = None, progress: bool = True, crf_params: dict | None = None,
             track_params: dict | None = None, ids: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """Per-image scores (DataFrame indexed by id) and the provenance of every map used.
 
     ``ids``: the images to score (default: all of the data set)."""
     ids = list(dataset.ids if ids is None else ids)
-    with_crf = getattr(dataset, "has_images", True)
-    kinds = {"vam": {}, "track": dict(track_params or {})} | ({"crf": dict(crf_params or {})} if with_crf else {})
+    kinds = _kinds(dataset, crf_params, track_params)
+    with_crf = "crf" in kinds
     timings = {}
     for kind, params in kinds.items():
         start = time.time()
         cache.ensure_maps(dataset, kind, ids, workers=workers, progress=progress, **params)
         timings[kind] = round(time.time() - start, 1)
-    resolved = {kind: cache.resolve_params(dataset.name, kind, params) for kind, params in kinds.items()}
+    resolved = _resolved(dataset, kinds)
     ratios, levels = resolved["track"]["ratios"], levels_for(dataset.name, 2)
     rows = {}
     for i in range(0, len(ids), _BATCH):

@@ -84,3 +84,15 @@ def test_parallel_workers_give_the_same_maps():
 def test_crf_without_images_fails_clearly():
     with pytest.raises(RuntimeError, match="needs the image of 'im0'"):
         cache.gaze_maps(TinyDataset(1), "crf", workers=1, progress=False)
+
+
+def test_a_long_computation_announces_its_count_and_estimate_first(counted, capsys, monkeypatch):
+    clock = iter([10.0, 100.0])   # the 3 timed maps take 90 s: 30 s a map
+    monkeypatch.setattr(cache.time, "perf_counter", lambda: next(clock))
+    cache.ensure_maps(TinyDataset(5), "vam", workers=1, chunk=2)
+    # 5 maps x 30 s over 1 process = 150 s = 2.5 min; the warm-up and timed maps are computed again in their chunks
+    assert "kvasir: 5 vam maps to compute in 1 process(es), about 2.5 min (3 maps timed" in capsys.readouterr().out
+    assert len(counted) == 4 + 5
+    cache.ensure_maps(TinyDataset(5), "vam", workers=1, chunk=2, sigma=20, progress=False)
+    cache.ensure_maps(TinyDataset(2), "vam", workers=1, chunk=2, sigma=30)   # one chunk: no announcement
+    assert "maps to compute" not in capsys.readouterr().out

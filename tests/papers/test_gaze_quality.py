@@ -69,3 +69,44 @@ def test_compare_flags_mean_differences_against_the_tolerance(tmp_path):
     report = compare(tmp_path, "x", "y.5")
     text = report.read_text()
     assert "0.0040" in text and "True" in text       # mean moves by 0.008 / 2 = 0.004 < 0.005
+
+
+class _LabelsOnly:
+    """Three images' gaze and masks, no image files (so no crf map), named like Kvasir."""
+    name, has_images = "kvasir", False
+
+    def __init__(self, ids=("a", "b", "c")):
+        from gazelib.data.fixations import Scanpath
+
+        self.ids = list(ids)
+        self._paths = {id: Scanpath(id, np.array([0.3, 0.6]), np.array([0.4, 0.5]), np.array([200.0, 300.0]),
+                                    np.array([0.0, 300.0]), 20, 24) for id in self.ids}
+
+    def scanpath(self, id):
+        return self._paths[id]
+
+    def mask(self, id):
+        return np.pad(np.ones((8, 8), bool), ((6, 6), (8, 8)))
+
+
+def test_a_committed_record_is_read_only_when_it_is_of_today_s_parameters_and_all_images(tmp_path):
+    import json
+
+    from gazelib.papers.gaze_quality import committed, quality, write_quality
+
+    data = _LabelsOnly()
+    assert committed(tmp_path, data) is None                              # nothing committed
+    table, provenance = quality(data, workers=1, progress=False)
+    write_quality(table, provenance, tmp_path, "kvasir")
+    read, read_provenance = committed(tmp_path, data)
+    assert read.index.tolist() == ["a", "b", "c"] and read_provenance["n_images"] == 3
+    np.testing.assert_allclose(read.to_numpy(), table.to_numpy(), atol=1e-6)   # written with 6 decimals
+    assert committed(tmp_path, _LabelsOnly(("a", "b"))) is None         # of other images
+    record = tmp_path / "kvasir_summary.json"
+    other = json.loads(record.read_text())
+    other["params"]["vam"]["sigma"] = 20.0
+    record.write_text(json.dumps(other))
+    assert committed(tmp_path, data) is None                              # of other parameters
+    record.write_text("{")
+    with pytest.raises(ValueError, match="kvasir_summary.json .* not a quality record"):
+        committed(tmp_path, data)
