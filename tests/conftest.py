@@ -71,8 +71,9 @@ def executed_lessons(tmp_path_factory) -> Path:
 def _keep_executed_lessons(request, tmp_path, executed_lessons):
     yield
     if request.node.module.__name__.endswith("test_notebooks"):
-        for executed in tmp_path.glob("[0-9][0-9]_*.ipynb"):
-            shutil.copy(executed, executed_lessons / f"{executed.stem}-kvasir-smoke.ipynb")
+        for executed in tmp_path.glob("[0-9][0-9]_*.ipynb"):   # moved with its results: the paths it printed follow
+            kept = executed_lessons / f"{executed.stem}-kvasir-smoke.ipynb"
+            kept.write_text(executed.read_text().replace(str(tmp_path), str(executed_lessons)))
         for written, kept in ((tmp_path / "results" / "tables", executed_lessons / "results" / "tables"),
                               (tmp_path / "figures", executed_lessons / "figures")):
             if written.is_dir():

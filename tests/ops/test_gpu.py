@@ -151,7 +151,7 @@ def test_gradtrack_diagnosis_runs_end_to_end_on_smoke(mirror, tmp_path):
     result = json.loads((tmp_path / "out" / "diagnose_gradtrack_smoke.json").read_text())
     best, oracle = result["gradtrack_best_on_test"], result["gradtrack_oracle"]
     assert best["selection"]["mode"] == "best_on_test"
-    assert [it for it, _ in best["selection"]["test_dice_history"]] == [2, 4, 5]   # every 2 and the last
+    assert [point[0] for point in best["selection"]["test_dice_history"]] == [2, 4, 5]   # every 2 and the last
     assert best["selection"]["iteration"] in (2, 4, 5)
     # the chosen checkpoint is the one its record scored: per-image Dice at the images' own size agrees
     assert best["test_native"]["per_image"] == pytest.approx(best["record_dice"], abs=1e-12)
