@@ -26,6 +26,12 @@ COLUMNS = ["row", "paper", "measured", "ci_low", "ci_high", "seeds", "pooled", "
            "best_iteration", "ceiling", "ceiling_target", "paper_scale", "paper_scale_seeds", "missing", "reading"]
 
 
+#: The ledger's columns as a reader sees them in its Markdown (the CSV keeps the names above).
+HEADERS = {"paper": "paper (%)", "measured": "measured (%)", "ci_low": "CI low (%)", "ci_high": "CI high (%)",
+           "pooled": "pooled (%)", "best_on_test_OPTIMISTIC": "best on test, OPTIMISTIC (%)",
+           "best_iteration": "best at iteration", "ceiling": "target ceiling (%)", "ceiling_target": "ceiling's target",
+           "paper_scale": "paper scale (%)", "paper_scale_seeds": "paper-scale seeds"}
+
 NO_COUNTS = "pooled: records without pixel counts"
 NO_TRAJECTORY = "best-on-test: no test evaluations during training"
 #: What each missing part means and how to fill it (said once, under the table).
@@ -138,14 +144,14 @@ def ledger_markdown(table: pd.DataFrame, title: str) -> str:
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: "—" if pd.isna(v) else f"{v:.1f}")
-    shown = shown.astype(str).replace("", "—")
+    shown = shown.astype(str).replace("", "—").rename(columns=HEADERS)
     lines = [f"# {title}", "", "| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
-    lines += ["", "Dice in percent. `measured`: final checkpoint, mean per-image Dice, mean over seeds (CI: 95 % "
-              "bootstrap over test images). `pooled`: the same runs, pixels pooled over the test images. "
-              "`best_on_test_OPTIMISTIC`: the best test evaluation during training (the test set picks the "
-              "checkpoint). `ceiling`: the best of the row's training targets scored itself on the test images "
-              "(`target_ceilings`). `paper_scale`: the `paper` profile's records, where they exist.", ""]
+    lines += ["", "Dice in percent. Measured: final checkpoint, mean per-image Dice, mean over seeds (CI: 95 % "
+              "bootstrap over test images). Pooled: the same runs, pixels pooled over the test images. "
+              "Best on test (OPTIMISTIC): the best test evaluation during training (the test set picks the "
+              "checkpoint). Target ceiling: the best of the row's training targets scored itself on the test "
+              "images (`target_ceilings`). Paper scale: the `paper` profile's records, where they exist.", ""]
     lines += [f"Missing {what.split(':')[0]} ({what.split(': ')[1]}): {why}." for what, why in WHY.items()
               if table.missing.str.contains(what, regex=False).any()] + [""]
     lines += [f"* {text}" for text in table.reading]
