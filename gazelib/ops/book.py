@@ -101,7 +101,10 @@ def build(profile: str = "laptop", out: Path | None = None, reports: Path = REPO
     src = out / "src"
     shutil.rmtree(src, ignore_errors=True)
     (src / "lessons").mkdir(parents=True)
-    roots = {str(outputs): "", str(REPO_ROOT): "", str(data_root().resolve()): "data",
+    # the folders the lessons printed, by the names a reader knows (their results and figures too, wherever
+    # the lessons that are published wrote them)
+    roots = {str(outputs): "", str(REPO_ROOT): "", str(results): "results", str(figures): "figures",
+             str(data_root().resolve()): "data",
              str(cache_root().resolve()): "cache", str(Path.home()): "~"}
     for notebook, executed in zip(lessons(), notebooks):
         publish_lesson(executed, src / "lessons" / notebook.name, roots)
