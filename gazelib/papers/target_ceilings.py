@@ -14,6 +14,7 @@ every image), ``ceilings_view`` shows a few methods' rows beside their measured 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -104,17 +105,22 @@ def write_target_ceilings(dataset: str, profile: str) -> pd.DataFrame:
     return table
 
 
+def ceilings_path(dataset: str, profile: str) -> Path:
+    """Where ``write_target_ceilings`` writes the table (CSV): ``results/tables/<ceilings_name>.csv``."""
+    return results_root() / "tables" / f"{ceilings_name(dataset, profile)}.csv"
+
+
 def ceilings_for(dataset: str, profile: str, refresh: bool = False) -> pd.DataFrame:
     """The table ``write_target_ceilings`` writes: read from ``results/tables/`` where it is there
     (delete it, or ``refresh=True``, to compute it again), else computed and written."""
-    path = results_root() / "tables" / f"{ceilings_name(dataset, profile)}.csv"
+    path = ceilings_path(dataset, profile)
     return pd.read_csv(path) if path.exists() and not refresh else write_target_ceilings(dataset, profile)
 
 
 def ceilings_view(dataset: str, profile: str, methods: tuple[str, ...]) -> pd.DataFrame | str:
     """The test-image rows of ``methods`` at the profile's size from the written table (no computing:
     lesson 06 writes it), or a sentence saying it is not written yet."""
-    path = results_root() / "tables" / f"{ceilings_name(dataset, profile)}.csv"
+    path = ceilings_path(dataset, profile)
     if not path.exists():
         return f"no target-ceiling table at {path} yet: lesson 06 (or `gazelib figures`) writes it"
     table = pd.read_csv(path)

@@ -33,6 +33,7 @@ from gazelib.core import files, metrics
 from gazelib.core.config import make_config, preset_for
 from gazelib.core.evaluate import load_checkpoint, predict_logits, predicted_masks
 from gazelib.core.targets import build_tensors
+from gazelib.papers.target_ceilings import BAND
 from gazelib.runs.identity import checkpoint_path, find_record, resolve, select_ids
 from gazelib.runs.records import read_record
 
@@ -100,7 +101,7 @@ def score_run(cfg, with_training_images: bool) -> dict:
            f"test_{cfg.image_size}px": dice_both_ways(pred, [m[0] > 0 for m in grid["mask"]])}
     if with_training_images:
         pred, maps = on_grid(model, method, data, train_ids, cfg, device, ("mask", "conservative_mask", "track"))
-        band = [t[2] > 0 for t in maps["track"]]
+        band = [t[BAND] > 0 for t in maps["track"]]
         targets = {"band": band, "band_or_mask": [b | (m[0] > 0) for b, m in zip(band, maps["conservative_mask"])],
                    "truth": [m[0] > 0 for m in maps["mask"]]}
         out[f"train_{cfg.image_size}px"] = {f"prediction_vs_{k}": dice_both_ways(pred, v) for k, v in targets.items()}
