@@ -1,6 +1,7 @@
 """Does nnU-Net-style augmentation help? Table 1's nnU-Net, VAM and GradTrack rows trained with
 ``augment=nnunet`` (``core.augment``), each paired with its flips-only run -- the Table 1 record of the
-same config and seed -- on the same test images (``table1.augmentation_grid``).
+same config and seed, trained by the same code on the same machine when both are retrained together --
+on the same test images (``table1.augmentation_grid``).
 
 ``python -m gazelib.experiments.augmentation --profile laptop --engine local:2`` trains the runs that
 have no record (three seeds by default) and writes ``results/tables/augmentation_<dataset>_<profile>``
@@ -28,7 +29,7 @@ COLUMNS = ["label", "seeds", "dice_mean", "dice_std", "dice_ci_low", "dice_ci_hi
 def augmentation_table(profile: str, dataset: str = "kvasir", seeds=(0, 1, 2), train: bool = True,
                        engine: str | None = None) -> pd.DataFrame:
     """The summary of ``table1.augmentation_grid`` (training what has no record unless ``train=False``)."""
-    runs = run_grid(augmentation_grid(), profile, dataset, seeds, train=train, engine=engine)
+    runs = run_grid(augmentation_grid(profile), profile, dataset, seeds, train=train, engine=engine)
     return summarize(runs, compare=augmentation_comparisons()).reindex(columns=COLUMNS)
 
 
