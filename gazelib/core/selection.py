@@ -40,9 +40,13 @@ class TestTrajectory:
         self.every, self.last, self.test_counts = every, last, test_counts
         self.state = state.setdefault("selection", {"history": [], "best": None})
 
+    def scores_at(self, done: int) -> bool:
+        """Whether the test split is scored after iteration ``done``."""
+        return done % self.every == 0 or done == self.last
+
     def after_step(self, done: int, model) -> float | None:
         """The mean Dice scored at ``done``; None where this iteration is not scored."""
-        if done % self.every and done != self.last:
+        if not self.scores_at(done):
             return None
         counts = self.test_counts(model)
         model.train()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -133,7 +133,9 @@ def _now() -> str:
 
 @dataclass
 class Run:
-    """The live objects of one training run: what the loop uses and a checkpoint keeps."""
+    """One training run: its config, the live objects the loop uses and a checkpoint keeps, and the
+    per-iteration bookkeeping (``next_batch``, ``end_iteration``) that the one-run loop (``_train_loop``)
+    and the stacked loop (``gazelib.core.stacked``) share."""
     cfg: Config
     rid: str
     device: torch.device
@@ -143,6 +145,13 @@ class Run:
     data: dict[str, torch.Tensor]         # the device-resident training tensors
     batch_size: int
     state: dict                           # iteration, permutation, loss history and window, times
+    method: object = None
+    dataset: object = None
+    train_ids: list = field(default_factory=list)
+    test_ids: list = field(default_factory=list)
+    fingerprint: str = ""
+    tracker: selection.TestTrajectory | None = None
+    stacked: int = 1                      # runs trained together with this one (``gazelib.core.stacked``)
 
     def save_checkpoint(self) -> None:
         files.save_torch({"model": self.model.state_dict(), "optimizer": self.optimiser.state_dict(),
@@ -165,17 +174,68 @@ class Run:
         if self.state["perm"] is not None:
             self.state["perm"] = self.state["perm"].to(self.device)
 
+    @property
+    def batches(self) -> int:
+        return batches_per_epoch(next(iter(self.data.values())).shape[0], self.batch_size, self.cfg.drop_last)
 
-def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop_after: int | None = None,
-          retrain: bool | None = None) -> Path:
-    """Train ``cfg`` (or resume it, or return its finished record) and return the run record path.
+    def next_batch(self, it: int) -> tuple[dict[str, torch.Tensor], float]:
+        """Iteration ``it``'s batch and learning rate: epochs of a seeded permutation (the last partial
+        batch dropped unless ``cfg.drop_last`` is false), augmented by the run's own generator."""
+        batches, state = self.batches, self.state
+        position = it % batches
+        if position == 0 or state["perm"] is None:
+            count = next(iter(self.data.values())).shape[0]
+            state["perm"] = torch.randperm(count, generator=self.generator, device=self.device)
+        index = state["perm"][position * self.batch_size:(position + 1) * self.batch_size]
+        return sample_batch(self.data, index, self.generator, self.cfg.augment), learning_rate(self.cfg, it, batches)
 
-    ``method`` / ``dataset`` default to ``get_method(cfg.method)`` / ``load_dataset(cfg.dataset)``;
-    objects may be passed instead (tests, notebooks). ``stop_after=k`` is an interruption hook:
-    stop after iteration k with a checkpoint written and return the checkpoint path.
-    ``retrain=True`` (default: environment ``GAZELIB_RETRAIN=1``, set by ``gazelib reproduce --retrain``)
-    trains from scratch even where a record or checkpoint exists, and replaces them.
-    """
+    def start_segment(self) -> None:
+        """Start the clocks of training time (checkpoints add it up) and of the progress bar's rate."""
+        self.segment_start = self.pace_start = time.perf_counter()
+        self.pace_first = self.state["iteration"]
+
+    def end_iteration(self, loss: torch.Tensor, logs: dict, stop_after: int | None = None, bar=None,
+                      sync=None) -> bool:
+        """After one step with detached ``loss``: the loss summed on the device (read only at log points),
+        the test evaluations (``tracker``), the checkpoint; True when ``stop_after`` asks to stop here.
+        ``sync()``, if given, is called before anything reads the model (the stacked loop copies the
+        run's weights into ``model`` there)."""
+        cfg, state = self.cfg, self.state
+        state["window"][0] += loss.float()   # summed on the device: no sync per iteration
+        state["window"][1] += 1
+        done = state["iteration"] = state["iteration"] + 1
+        if done % max(1, min(50, cfg.iterations // 20)) == 0 or done == cfg.iterations:
+            mean = float(state["window"][0]) / state["window"][1]
+            _check_finite(mean, "mean training loss", done, self.rid)
+            state["history"].append([done, mean])
+            state["window"] = [torch.zeros((), device=self.device), 0]
+            state["final_loss"] = mean
+            if bar is not None:   # the method's loss terms are device tensors: read them only here
+                rate = (done - self.pace_first) * self.batch_size / (time.perf_counter() - self.pace_start)
+                bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}", **log_floats(logs, "{:.4f}"))
+        if bar is not None:
+            bar.update(1)
+        stopping = stop_after is not None and done >= stop_after
+        saving = done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping
+        scoring = self.tracker is not None and self.tracker.scores_at(done)
+        if sync is not None and (saving or scoring):
+            sync()
+        if scoring:   # test evaluations (selection), before the checkpoint that keeps them
+            self.tracker.after_step(done, self.model)
+        if saving:
+            now = time.perf_counter()
+            state["train_time"] += now - self.segment_start
+            self.segment_start = now
+            _check_finite(float(state["window"][0]), "training loss", done, self.rid)
+            _check_finite(float(sum(p.detach().float().abs().sum() for p in self.model.parameters())), "model weights",
+                          done, self.rid)
+            self.save_checkpoint()
+        return stopping
+
+
+def open_run(cfg: Config, method=None, dataset=None, retrain: bool | None = None) -> Run | Path:
+    """The run of ``cfg`` ready to train (fresh, or resumed from its checkpoint), or the path of its
+    finished record. Arguments as ``train``'s."""
     if retrain is None:
         retrain = os.environ.get("GAZELIB_RETRAIN") == "1"
     method, dataset = resolve(cfg, method, dataset)
@@ -193,41 +253,66 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     device = resolve_device(cfg)
     train_ids, test_ids = select_ids(dataset, cfg)
     data = {k: v.to(device) for k, v in build_tensors(dataset, train_ids, cfg, ("image", *method.targets)).items()}
-
     with deterministic(device):
         model = build_model(method, cfg, device)
-        run = Run(cfg, rid, device, model, make_optimiser(model, cfg, device), torch.Generator(device=device), data,
-                  batch_size=min(cfg.batch_size, len(train_ids)),
-                  state={"iteration": 0, "perm": None, "history": [], "window": [torch.zeros((), device=device), 0],
-                         "train_time": 0.0, "started": _now(), "final_loss": float("nan")})
-        run.generator.manual_seed(cfg.seed)
-        if checkpoint_path(rid).exists():
-            run.resume(checkpoint_path(rid))
-        tracker = selection.tracker(cfg, run.state, lambda m: pixel_counts(m, method, dataset, test_ids, cfg))
-        _train_loop(run, make_train_step(model, method, run.optimiser, cfg, device), progress, stop_after,
-                    tracker.after_step if tracker else None)
-    state = run.state
+    run = Run(cfg, rid, device, model, make_optimiser(model, cfg, device), torch.Generator(device=device), data,
+              batch_size=min(cfg.batch_size, len(train_ids)),
+              state={"iteration": 0, "perm": None, "history": [], "window": [torch.zeros((), device=device), 0],
+                     "train_time": 0.0, "started": _now(), "final_loss": float("nan")},
+              method=method, dataset=dataset, train_ids=train_ids, test_ids=test_ids, fingerprint=fingerprint)
+    run.generator.manual_seed(cfg.seed)
+    if checkpoint_path(rid).exists():
+        run.resume(checkpoint_path(rid))
+    run.tracker = selection.tracker(cfg, run.state, lambda m: pixel_counts(m, method, dataset, test_ids, cfg))
+    return run
+
+
+def finish_run(run: Run) -> Path:
+    """Score a run that has trained all its iterations and write its record (the record's path), or the
+    path of its last checkpoint if it has not."""
+    cfg, state, model = run.cfg, run.state, run.model
     if state["iteration"] < cfg.iterations:
-        return checkpoint_path(rid)
-    if isinstance(tracker, selection.BestOnTest):
-        tracker.restore_best(model)
+        return checkpoint_path(run.rid)
+    if isinstance(run.tracker, selection.BestOnTest):
+        run.tracker.restore_best(model)
     _check_scorable(run)
     start = time.perf_counter()
-    scores, qualitative = evaluate(model, method, dataset, test_ids, cfg, keep=QUALITATIVE_IMAGES)
+    scores, qualitative = evaluate(model, run.method, run.dataset, run.test_ids, cfg, keep=QUALITATIVE_IMAGES)
     eval_time = time.perf_counter() - start
+    computed = precision(cfg, run.device)
+    if run.stacked > 1:
+        computed.update(stacked=run.stacked, channels_last=False)
     record = results.RunRecord(
-        run_id=rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=cfg.to_dict(),
-        split={"name": cfg.split, "train_hash": ids_hash(train_ids), "test_hash": ids_hash(test_ids),
-               "n_train": len(train_ids), "n_test": len(test_ids)},
-        scores=scores, summary=results.summarise(scores), device=device_name(device), torch=torch.__version__,
-        precision=precision(cfg, device), selection=selection.record_entry(cfg, state),
+        run_id=run.rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=cfg.to_dict(),
+        split={"name": cfg.split, "train_hash": ids_hash(run.train_ids), "test_hash": ids_hash(run.test_ids),
+               "n_train": len(run.train_ids), "n_test": len(run.test_ids)},
+        scores=scores, summary=results.summarise(scores), device=device_name(run.device), torch=torch.__version__,
+        precision=computed, selection=selection.record_entry(cfg, state),
         git=git_state(), iterations=cfg.iterations, final_loss=state["final_loss"],
         wall_time_s=state["train_time"] + eval_time,
         train_images_per_s=cfg.iterations * run.batch_size / max(state["train_time"], 1e-9),
-        eval_images_per_s=len(test_ids) / max(eval_time, 1e-9), started=state["started"], finished=_now(),
-        loss_history=state["history"], qualitative=qualitative, data_fingerprint=fingerprint,
+        eval_images_per_s=len(run.test_ids) / max(eval_time, 1e-9), started=state["started"], finished=_now(),
+        loss_history=state["history"], qualitative=qualitative, data_fingerprint=run.fingerprint,
         code=code_fingerprint())
     return results.write_record(record)
+
+
+def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop_after: int | None = None,
+          retrain: bool | None = None) -> Path:
+    """Train ``cfg`` (or resume it, or return its finished record) and return the run record path.
+
+    ``method`` / ``dataset`` default to ``get_method(cfg.method)`` / ``load_dataset(cfg.dataset)``;
+    objects may be passed instead (tests, notebooks). ``stop_after=k`` is an interruption hook:
+    stop after iteration k with a checkpoint written and return the checkpoint path.
+    ``retrain=True`` (default: environment ``GAZELIB_RETRAIN=1``, set by ``gazelib reproduce --retrain``)
+    trains from scratch even where a record or checkpoint exists, and replaces them.
+    """
+    run = open_run(cfg, method, dataset, retrain)
+    if isinstance(run, Path):
+        return run
+    with deterministic(run.device):
+        _train_loop(run, make_train_step(run.model, run.method, run.optimiser, cfg, run.device), progress, stop_after)
+    return finish_run(run)
 
 
 class NonFiniteError(RuntimeError):
@@ -251,52 +336,17 @@ def _check_scorable(run: Run) -> None:
                              f"no record written: delete the checkpoint to retrain")
 
 
-def _train_loop(run: Run, step, progress: bool, stop_after: int | None, after_step=None) -> None:
-    """Iterations ``run.state["iteration"]`` to ``cfg.iterations``: epochs of a seeded permutation (the last
-    partial batch dropped unless ``cfg.drop_last`` is false), the loss summed on the device and read at
-    log points, checkpoints."""
+def _train_loop(run: Run, step, progress: bool, stop_after: int | None) -> None:
+    """Iterations ``run.state["iteration"]`` to ``cfg.iterations`` of one run: ``next_batch``, ``step``,
+    ``end_iteration``."""
     from tqdm.auto import tqdm
 
-    cfg, state, rid, device, batch_size = run.cfg, run.state, run.rid, run.device, run.batch_size
-    log_every = max(1, min(50, cfg.iterations // 20))
-    count = next(iter(run.data.values())).shape[0]
-    batches = batches_per_epoch(count, batch_size, cfg.drop_last)
-    bar = tqdm(total=cfg.iterations, initial=state["iteration"], disable=not progress, desc=rid, leave=False)
+    bar = tqdm(total=run.cfg.iterations, initial=run.state["iteration"], disable=not progress, desc=run.rid,
+               leave=False)
     run.model.train()
-    segment_start = bar_start = time.perf_counter()
-    bar_first = state["iteration"]
-    for it in range(state["iteration"], cfg.iterations):
-        position = it % batches
-        if position == 0 or state["perm"] is None:
-            state["perm"] = torch.randperm(count, generator=run.generator, device=device)
-        index = state["perm"][position * batch_size:(position + 1) * batch_size]
-        loss, logs = step(sample_batch(run.data, index, run.generator, cfg.augment), learning_rate(cfg, it, batches))
-
-        state["window"][0] += loss.float()   # summed on the device: no sync per iteration
-        state["window"][1] += 1
-        done = it + 1
-        state["iteration"] = done
-        if done % log_every == 0 or done == cfg.iterations:
-            mean = float(state["window"][0]) / state["window"][1]
-            _check_finite(mean, "mean training loss", done, rid)
-            state["history"].append([done, mean])
-            state["window"] = [torch.zeros((), device=device), 0]
-            state["final_loss"] = mean
-            rate = (done - bar_first) * batch_size / (time.perf_counter() - bar_start)
-            if progress:   # the method's loss terms are device tensors: read them only here
-                bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{rate:.1f}", **log_floats(logs, "{:.4f}"))
-        bar.update(1)
-        if after_step is not None:   # test evaluations (selection), before the checkpoint that keeps them
-            after_step(done, run.model)
-        stopping = stop_after is not None and done >= stop_after
-        if done % cfg.checkpoint_every == 0 or done == cfg.iterations or stopping:
-            now = time.perf_counter()
-            state["train_time"] += now - segment_start
-            segment_start = now
-            _check_finite(float(state["window"][0]), "training loss", done, rid)
-            _check_finite(float(sum(p.detach().float().abs().sum() for p in run.model.parameters())), "model weights",
-                          done, rid)
-            run.save_checkpoint()
-        if stopping:
+    run.start_segment()
+    for it in range(run.state["iteration"], run.cfg.iterations):
+        loss, logs = step(*run.next_batch(it))
+        if run.end_iteration(loss, logs, stop_after, bar):
             break
     bar.close()
