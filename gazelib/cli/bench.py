@@ -26,6 +26,9 @@ def add_commands(subparsers) -> None:
     bench.add_argument("--concurrent", type=int, default=0, metavar="K",
                        help="also time K training processes at once on the device against one alone "
                             "(several runs per GPU: runs x iterations per second)")
+    bench.add_argument("--stacked", type=int, default=0, metavar="N",
+                       help="also time N runs trained as one stacked model (the stacked:N engine) against one "
+                            "run alone: runs x iterations per second")
     bench.add_argument("--peak-tflops", type=float, default=None, metavar="T",
                        help="the device's peak TFLOP/s for the MFU column (default: GAZELIB_PEAK_TFLOPS, else the "
                             "GPU's from a table of common GPUs, or the CPU's estimated from /proc/cpuinfo)")
@@ -55,7 +58,8 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     eval_images = args.eval_images or (8 if cpu else 32)
     record = run_bench(args.device, args.methods or tuple(ENTRIES), args.profiles, steps, args.warmup, eval_images,
-                       args.reference, args.gaze, overrides, args.workers, args.concurrent, args.peak_tflops, args.seeds)
+                       args.reference, args.gaze, overrides, args.workers, args.concurrent, args.peak_tflops, args.seeds,
+                       args.stacked)
     print(format_table(record))
     print(write_record(record))
     return 0

@@ -42,7 +42,7 @@ def add_commands(subparsers) -> None:
         if train:
             p.add_argument("--engine", default=None,
                            help="where the runs are trained: serial (default), local:N (N at once: several runs "
-                                "on one GPU), submitit (one SLURM job per run; $GAZELIB_SUBMITIT), submitit-local")
+                                "on one GPU), stacked:N (up to N runs of one network as one stacked model), submitit (one SLURM job per run; $GAZELIB_SUBMITIT), submitit-local")
             p.add_argument("--retrain", action="store_true",
                            help="train every run again, even where a record exists (e.g. after editing a method)")
         p.set_defaults(func=lambda a, train=train: _command(a, train))

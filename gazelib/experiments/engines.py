@@ -6,6 +6,9 @@
 ``serial``        ``train.train`` in this process, one run after another (the default)
 ``local:N``       N runs at once, each its own ``python -m gazelib.experiments.engines`` process: the way to
                   put several runs on one GPU (a batch of 8 at 224 px leaves an H100 mostly idle)
+``stacked:N``     up to N runs that differ only in seed, schedule or augmentation trained as one stacked
+                  model in this process (``gazelib.core.stacked``): one kernel launch serves N runs,
+                  the way to fill a GPU; records equal to the runs trained alone up to float rounding
 ``submitit``      one SLURM job per run through submitit's ``AutoExecutor``; parameters from
                   ``$GAZELIB_SUBMITIT`` (JSON), e.g. ``{"slurm_partition": "gpu", "gpus_per_node": 1,
                   "timeout_min": 240}``; job files under ``results/submitit/``
@@ -35,7 +38,7 @@ from gazelib.core.methods import get_method
 from gazelib.core.paths import results_root
 from gazelib.core.train import train
 
-ENGINES = ("serial", "local:N", "submitit", "submitit-local")
+ENGINES = ("serial", "local:N", "stacked:N", "submitit", "submitit-local")
 
 
 def default_engine() -> str:
@@ -46,7 +49,8 @@ def check(spec: str) -> str:
     """``spec`` if it names an engine, else a ValueError listing them."""
     if spec in ("serial", "submitit", "submitit-local"):
         return spec
-    if spec.startswith("local:") and spec[6:].isdigit() and int(spec[6:]) >= 1:
+    kind, _, count = spec.partition(":")
+    if kind in ("local", "stacked") and count.isdigit() and int(count) >= 1:
         return spec
     raise ValueError(f"unknown engine {spec!r}; engines: {', '.join(ENGINES)} (N >= 1)")
 
@@ -67,6 +71,8 @@ def run(jobs: list[tuple[str, object]], spec: str, retrain: bool = False) -> dic
         return _serial(jobs, retrain)
     if spec.startswith("local:"):
         return _local(jobs, int(spec[6:]), retrain)
+    if spec.startswith("stacked:"):
+        return _stacked(jobs, int(spec[8:]), retrain)
     return _submitit(jobs, local=spec == "submitit-local", retrain=retrain)
 
 
@@ -77,6 +83,20 @@ def _serial(jobs, retrain) -> dict[str, str]:
             train_config(cfg.to_dict(), retrain)
         except Exception as error:   # reported per run; the grid goes on
             failures[name] = f"{type(error).__name__}: {error}"
+    return failures
+
+
+def _stacked(jobs, size: int, retrain) -> dict[str, str]:
+    """Jobs in stacks of up to ``size`` runs with equal ``stacked.stack_key``, one stack after another."""
+    from gazelib.core.stacked import stack_groups, train_stacked
+
+    names = {id(cfg): name for name, cfg in jobs}
+    failures = {}
+    for group in tqdm(stack_groups([cfg for _, cfg in jobs], size), desc=f"stacks (up to {size} runs)", unit="stack"):
+        try:
+            train_stacked(group, progress=False, retrain=retrain)
+        except Exception as error:   # the stack's runs fail together; the grid goes on
+            failures.update({names[id(cfg)]: f"{type(error).__name__}: {error}" for cfg in group})
     return failures
 
 

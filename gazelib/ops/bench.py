@@ -36,6 +36,10 @@ each other (a file barrier), then each times its steps. The table throughput is 
 second (sum over the processes of 1 / step time) and images/s (sum of batch / step time), beside one
 process alone.
 
+One stacked model (``stacked=N``): N runs of the same entry trained as one (``core.stacked.Stack``, what
+the ``stacked:N`` engine trains), each with its own batch; the table throughput is runs x iterations
+per second (N / stacked step time) beside one run alone (1 / its step time), in the same process.
+
 Timings synchronise CUDA (``torch.cuda.synchronize``) before reading the clock. The trainer runs
 deterministic kernels (``device.deterministic``: cudnn.benchmark off), and so does the benchmark.
 
@@ -419,6 +423,42 @@ def bench_concurrent(entry: str, profile: str, device: str, runs: int, steps: in
             "images_per_s": sum(r["batch_size"] / r["step_s"] for r in rows)}
 
 
+def bench_stacked(entry: str, profile: str, device, runs: int, steps: int, warmup: int,
+                  overrides: dict | None = None) -> dict:
+    """Step time of ``runs`` runs of ``entry`` trained as one stacked model against one run alone (the
+    trainer's own step), on synthetic device-resident data; runs x iterations per second of each."""
+    from gazelib.core.stacked import Stack
+
+    name, entry_overrides = ENTRIES[entry]
+    method = get_method(name)
+    cfgs = [make_config(name, "kvasir", preset_for(profile, "kvasir"),
+                        {**entry_overrides, **(overrides or {}), "device": device.type, "seed": seed})
+            for seed in range(runs)]
+    with deterministic(device):
+        data = synthetic_data(method.targets, cfgs[0], 2 * cfgs[0].batch_size, device)
+        generator = torch.Generator(device=device).manual_seed(0)
+        batch_size = cfgs[0].batch_size
+
+        def batch():
+            index = torch.randperm(2 * batch_size, generator=generator, device=device)[:batch_size]
+            return train.sample_batch(data, index, generator, cfgs[0].augment)
+
+        model, step = _setup(method, cfgs[0], device)
+        alone = _timed(lambda: step(batch(), cfgs[0].lr), steps, warmup, device)
+        members = []
+        for cfg in cfgs:
+            member = build_model(method, cfg, device)
+            members.append(train.Run(cfg, "", device, member, train.make_optimiser(member, cfg, device), generator,
+                                     data, batch_size, {}, method=method))
+        stack = Stack(members)
+        together = _timed(lambda: stack.step([batch() for _ in cfgs], [cfg.lr for cfg in cfgs]), steps, warmup, device)
+    one, many = statistics.median(alone), statistics.median(together)
+    return {"entry": entry, "profile": profile, "runs": runs, "steps": steps, "image_size": cfgs[0].image_size,
+            "batch_size": batch_size, "step_s_alone": one, "step_s_stacked": many,
+            "runs_iterations_per_s_alone": 1 / one, "runs_iterations_per_s_stacked": runs / many,
+            "speedup_over_one": one * runs / many}
+
+
 def environment(device) -> dict:
 
     env = {"device": device.type, "device_name": device_name(device), "cpu_count": os.cpu_count(),
@@ -433,9 +473,10 @@ def environment(device) -> dict:
 def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "quick"), steps: int = 3,
               warmup: int = 1, eval_images: int = 32, reference: bool = True, gaze: bool = False,
               overrides: dict | None = None, workers: int | None = None, concurrent: int = 0,
-              peak_tflops: float | None = None, seeds: int = 3, log=print) -> dict:
+              peak_tflops: float | None = None, seeds: int = 3, stacked: int = 0, log=print) -> dict:
     """Run the benchmark (module doc); return the record (not yet written). ``peak_tflops`` overrides
-    the device's peak; ``seeds``: the Table 1 projection's (``mfu``)."""
+    the device's peak; ``seeds``: the Table 1 projection's (``mfu``); ``stacked=N``: also N runs as one
+    stacked model against one alone."""
     unknown = [m for m in methods if m not in ENTRIES] + [p for p in profiles if p not in PROFILES]
     if unknown:
         raise ValueError(f"unknown bench methods/profiles {unknown}; methods: {', '.join(ENTRIES)}; "
@@ -450,6 +491,7 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
               "settings": {"methods": list(methods), "profiles": list(profiles), "steps": steps, "warmup": warmup,
                            "eval_images": eval_images, "reference": reference, "gaze": gaze,
                            "overrides": overrides or {}, "reference_workers": workers, "concurrent": concurrent,
+                           "stacked": stacked,
                            "data": "synthetic device-resident tensors (fast path)"},
               "rows": [], "reference": [], "gaze": None}
     for profile in profiles:
@@ -480,6 +522,14 @@ def run_bench(device: str = "auto", methods=tuple(ENTRIES), profiles=("paper", "
                 log(f"  {profile:6s} {entry:12s} 1 run {alone['runs_iterations_per_s']:7.2f} it/s; "
                     f"{concurrent} at once {together['runs_iterations_per_s']:7.2f} runs x it/s "
                     f"({together['speedup_over_one']:.2f}x)")
+    if stacked > 1:
+        record["stacked"] = []
+        for profile in profiles:
+            for entry in methods:
+                row = bench_stacked(entry, profile, dev, stacked, steps, warmup, overrides)
+                record["stacked"].append(row)
+                log(f"  {profile:6s} {entry:12s} 1 run {row['runs_iterations_per_s_alone']:7.2f} it/s; {stacked} "
+                    f"stacked {row['runs_iterations_per_s_stacked']:7.2f} runs x it/s ({row['speedup_over_one']:.2f}x)")
     if gaze:
         record["gaze"] = bench_gaze(workers=workers)
     record["wall_s"] = time.perf_counter() - started
@@ -513,6 +563,13 @@ def format_table(record: dict) -> str:
         for r in record["concurrent"]:
             lines.append(f"| {r['profile']} | {r['entry']} | {r['runs']} | {r['runs_iterations_per_s']:.2f} | "
                          f"{r['images_per_s']:.1f} | {r.get('speedup_over_one', 1.0):.2f}x |")
+    if record.get("stacked"):
+        lines += ["", "| profile | method | runs stacked | step s (1 run) | step s (stacked) | runs x it/s (1 run) | "
+                      "runs x it/s (stacked) | vs one run |", "|---|---|---|---|---|---|---|---|"]
+        for r in record["stacked"]:
+            lines.append(f"| {r['profile']} | {r['entry']} | {r['runs']} | {r['step_s_alone']:.3f} | "
+                         f"{r['step_s_stacked']:.3f} | {r['runs_iterations_per_s_alone']:.2f} | "
+                         f"{r['runs_iterations_per_s_stacked']:.2f} | {r['speedup_over_one']:.2f}x |")
     if record.get("gaze"):
         g = record["gaze"]
         lines.append("")

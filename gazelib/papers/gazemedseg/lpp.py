@@ -45,7 +45,7 @@ def local_pixel_propagation(feat: torch.Tensor, kernel: int = 5, dilation: int =
         raise ValueError(f"LPP kernel must be odd, got {kernel}")
     if impl not in IMPLS:
         raise ValueError(f"unknown LPP implementation {impl!r}; known: {', '.join(IMPLS)}")
-    return _LPP.apply(feat, kernel, dilation) if impl == "loop" else _lpp_unfold(feat, kernel, dilation)
+    return _LPP.apply(feat, kernel, dilation)[0] if impl == "loop" else _lpp_unfold(feat, kernel, dilation)
 
 
 def local_pixel_propagation_reference(feat: torch.Tensor, kernel: int = 5, dilation: int = 2) -> torch.Tensor:
@@ -80,6 +80,11 @@ def _lpp_unfold(feat: torch.Tensor, kernel: int, dilation: int) -> torch.Tensor:
     return (neighbours * weight.unsqueeze(1)).sum(2).view(b, c, h, w)
 
 
+def _offsets(kernel: int, dilation: int) -> list[tuple[int, int]]:
+    """The K*K neighbour offsets into the padded map, row by row."""
+    return [(dy * dilation, dx * dilation) for dy in range(kernel) for dx in range(kernel)]
+
+
 def _neighbours(padded: torch.Tensor, offsets: list[tuple[int, int]], h: int, w: int) -> list[torch.Tensor]:
     """The shifted (B, C, h, w) views of the padded map, one per neighbour offset."""
     return [padded[:, :, y:y + h, x:x + w] for y, x in offsets]
@@ -95,25 +100,40 @@ class _LPP(torch.autograd.Function):
                    g_n_j = w_j g + g_s_j f, summed into the padded map at offset j, then cropped
     """
 
+    # forward / setup_context / vmap: the form torch.func needs (``gazelib.core.stacked`` vmaps the
+    # network). The intermediates the gradient needs are extra, non-differentiable outputs.
+
     @staticmethod
-    def forward(ctx, feat: torch.Tensor, kernel: int, dilation: int) -> torch.Tensor:
+    def forward(feat: torch.Tensor, kernel: int, dilation: int):
         h, w = feat.shape[-2:]
         pad = dilation * (kernel // 2)
-        offsets = [(dy * dilation, dx * dilation) for dy in range(kernel) for dx in range(kernel)]
         padded = F.pad(feat, (pad, pad, pad, pad))
-        neighbours = _neighbours(padded, offsets, h, w)
+        neighbours = _neighbours(padded, _offsets(kernel, dilation), h, w)
         sim = torch.stack([torch.linalg.vecdot(n, feat, dim=1) for n in neighbours], dim=1)   # (B, K*K, H, W)
         positive = sim > 0
         weight = sim.clamp_min_(0).softmax(dim=1)
         out = torch.zeros_like(feat)
         for k, n in enumerate(neighbours):
             out.addcmul_(n, weight[:, k:k + 1])
-        ctx.save_for_backward(padded, feat, weight, positive)
-        ctx.offsets, ctx.pad = offsets, pad
-        return out
+        return out, padded, weight, positive
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def setup_context(ctx, inputs, output):
+        feat, kernel, dilation = inputs
+        _, padded, weight, positive = output
+        ctx.mark_non_differentiable(padded, weight, positive)
+        ctx.save_for_backward(padded, feat, weight, positive)
+        ctx.offsets, ctx.pad = _offsets(kernel, dilation), dilation * (kernel // 2)
+
+    @staticmethod
+    def vmap(info, in_dims, feat, kernel, dilation):
+        """Over stacked runs: LPP has no weights, so the stacked dimension folds into the batch."""
+        feat = feat.movedim(in_dims[0], 0)
+        outputs = _LPP.apply(feat.flatten(0, 1), kernel, dilation)
+        return tuple(o.unflatten(0, feat.shape[:2]) for o in outputs), (0, 0, 0, 0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor, *_):
         padded, feat, weight, positive = ctx.saved_tensors
         h, w = feat.shape[-2:]
         grad = grad.contiguous()
