@@ -37,9 +37,9 @@ def _cmd_prepare(args) -> int:
 def _cmd_commands(args) -> int:
     from gazelib.ops.gpu import table_runs
     """One ``gazelib train`` command line per run (for xargs -P in tools/gpu/steps.sh)."""
-    for run in table_runs(args.profile, args.dataset, args.seeds, args.rows):
+    for run in table_runs(args.profile, args.dataset, args.seeds, args.rows, args.stacked):
         extra = [a for o in args.set for a in ("--set", o)]
-        log = f"{run['label']}-s{run['seed']}".replace(" ", "_")
+        log = f"{run['label']}-s{'-'.join(map(str, run['seeds']))}".replace(" ", "_")
         print(f"{shlex.join([sys.executable, '-m', 'gazelib', 'train', *run['args'], *extra])} > {args.logs}/{log}.log 2>&1")
     return 0
 
@@ -67,6 +67,8 @@ def add_commands(subparsers) -> None:
         p.add_argument("--rows", nargs="+", help="Table 1 rows (default: all)")
         if name == "commands":
             p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every row (default 0)")
+            p.add_argument("--stacked", action="store_true",
+                           help="one command per row, its seeds trained as one stacked model (gazelib train --stacked)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. device=cuda")
             p.add_argument("--logs", default="results/gpu-logs", help="folder of the runs' logs")
         p.set_defaults(func=func)

@@ -23,6 +23,11 @@ def add_commands(subparsers) -> None:
     train.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)   # the old spelling, kept working
     train.add_argument("--seed", type=int, default=0,
                        help="random seed of the initialisation, the data order and the augmentation; default: 0")
+    train.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                       help="several seeds instead of --seed: trained one after another, or with --stacked together")
+    train.add_argument("--stacked", action="store_true",
+                       help="train the --seeds as one stacked model (gazelib/core/stacked.py): one kernel launch "
+                            "serves every seed; records equal to the runs trained alone up to float rounding")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set backbone=nnunet")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -52,11 +57,18 @@ def _train(args: argparse.Namespace) -> int:
     from gazelib.core.config import preset_for
     from gazelib.core.train import train
 
+    from gazelib.core.stacked import train_stacked
+
+    if args.stacked and not args.seeds:
+        raise SystemExit("gazelib train: --stacked trains several --seeds together; give --seeds")
     preset = args.preset or preset_for(args.profile, args.dataset)
-    cfg = make_config(args.method, args.dataset, preset, [f"seed={args.seed}", *args.overrides])
-    path = train(cfg, progress=not args.quiet, retrain=args.retrain)
-    print(path)
-    print(summary_line(path))
+    cfgs = [make_config(args.method, args.dataset, preset, [f"seed={seed}", *args.overrides])
+            for seed in (args.seeds or [args.seed])]
+    paths = (train_stacked(cfgs, progress=not args.quiet, retrain=args.retrain) if args.stacked else
+             [train(cfg, progress=not args.quiet, retrain=args.retrain) for cfg in cfgs])
+    for path in paths:
+        print(path)
+        print(summary_line(path))
     return 0
 
 

@@ -39,7 +39,7 @@ from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
 from gazelib.core.device import autocast, deterministic
-from gazelib.core.train import Run, finish_run, open_run
+from gazelib.core.train import Run, finish_run, open_run, train_alone
 
 #: Config fields that may differ between runs trained together: they choose data order, augmentation,
 #: schedule, evaluations and bookkeeping, not the network, its batch or its arithmetic.
@@ -166,7 +166,8 @@ def train_stacked(cfgs: list, progress: bool = True, stop_after: int | None = No
                   retrain: bool | None = None) -> list[Path]:
     """Train the runs of ``cfgs`` (equal ``stack_key``) together; their record paths (or, after
     ``stop_after``, checkpoint paths) in order. Finished runs return their records untrained; runs
-    resumed at different iterations are stacked by iteration."""
+    resumed at different iterations are stacked by iteration; a run left alone trains as ``train.train``
+    does (a stack of one would only add the vmap)."""
     if len({stack_key(cfg) for cfg in cfgs}) > 1:
         raise ValueError("stacked runs must have equal configs except for "
                          f"{', '.join(PER_RUN)}; group them with stack_groups")
@@ -174,6 +175,9 @@ def train_stacked(cfgs: list, progress: bool = True, stop_after: int | None = No
     pending = [run for run in opened if isinstance(run, Run)]
     for iteration in sorted({run.state["iteration"] for run in pending}):
         runs = [run for run in pending if run.state["iteration"] == iteration]
+        if len(runs) == 1:
+            train_alone(runs[0], progress, stop_after)
+            continue
         for run in runs:
             run.stacked = len(runs)
         with deterministic(runs[0].device):

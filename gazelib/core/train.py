@@ -310,9 +310,15 @@ def train(cfg: Config, progress: bool = True, *, method=None, dataset=None, stop
     run = open_run(cfg, method, dataset, retrain)
     if isinstance(run, Path):
         return run
-    with deterministic(run.device):
-        _train_loop(run, make_train_step(run.model, run.method, run.optimiser, cfg, run.device), progress, stop_after)
+    train_alone(run, progress, stop_after)
     return finish_run(run)
+
+
+def train_alone(run: Run, progress: bool = True, stop_after: int | None = None) -> None:
+    """Train an opened run (``open_run``) by itself, with the trainer's step, to its end or ``stop_after``."""
+    with deterministic(run.device):
+        _train_loop(run, make_train_step(run.model, run.method, run.optimiser, run.cfg, run.device), progress,
+                    stop_after)
 
 
 class NonFiniteError(RuntimeError):

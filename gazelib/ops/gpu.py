@@ -191,9 +191,10 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
     return len(expected)
 
 
-def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
+def table_runs(profile: str, dataset: str, seeds, rows=None, stacked: bool = False) -> list[dict]:
     """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
-    ``{label, seed, args}`` with ``args`` the ``gazelib train`` arguments of each."""
+    ``{label, seeds, args}`` with ``args`` the ``gazelib train`` arguments of each: one per seed, or with
+    ``stacked`` one per row training its seeds as one stacked model (``gazelib.core.stacked``)."""
     grid = [e for e in TABLE1 if rows is None or e.label in rows]
     unknown = set(rows or ()) - {e.label for e in TABLE1}
     if unknown:
@@ -203,10 +204,11 @@ def table_runs(profile: str, dataset: str, seeds, rows=None) -> list[dict]:
     runs = []
     for exp in sorted(grid, key=lambda e: work(make_config(e.method, dataset, preset, list(e.overrides))),
                       reverse=True):
-        for seed in seeds:
-            args = [exp.method, "--dataset", dataset, "--profile", profile, "--seed", str(seed)]
+        for group in ([list(seeds)] if stacked else [[seed] for seed in seeds]):
+            args = [exp.method, "--dataset", dataset, "--profile", profile]
+            args += ["--seeds", *map(str, group), "--stacked"] if stacked else ["--seed", str(group[0])]
             args += [a for o in exp.overrides for a in ("--set", o)]
-            runs.append({"label": exp.label, "seed": seed, "args": args})
+            runs.append({"label": exp.label, "seeds": group, "args": args})
     return runs
 
 

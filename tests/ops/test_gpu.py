@@ -88,10 +88,13 @@ def test_a_changed_missing_or_extra_file_is_named(pack, tmp_path):
 def test_table_runs_longest_first_with_each_rows_overrides():
     runs = table_runs("paper", "kvasir", seeds=[0, 1])
     assert [r["label"] for r in runs[:2]] == ["GazeMedSeg", "GazeMedSeg"]   # 2 networks x 15,000 iterations
-    assert [r["seed"] for r in runs[:2]] == [0, 1]
+    assert [r["seeds"] for r in runs[:2]] == [[0], [1]]
     unet = next(r for r in runs if r["label"] == "U-Net")
-    assert unet["args"][:5] == ["full", "--dataset", "kvasir", "--profile", "paper"]
+    assert unet["args"][:7] == ["full", "--dataset", "kvasir", "--profile", "paper", "--seed", "0"]
     assert unet["args"][-2:] == ["--set", "backbone=unet"]
+    stacked = table_runs("paper", "kvasir", seeds=[0, 1, 2], stacked=True)
+    assert [r["label"] for r in stacked] == [r["label"] for r in runs[::2]]   # one command per row
+    assert stacked[0]["args"][5:10] == ["--seeds", "0", "1", "2", "--stacked"] and stacked[0]["seeds"] == [0, 1, 2]
     with pytest.raises(ValueError, match="unknown Table 1 row"):
         table_runs("paper", "kvasir", [0], rows=["SAM"])
 

@@ -6,7 +6,8 @@
 #   tools/gpu/steps.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
 #   tools/gpu/steps.sh test         the unit tests on this machine's device (CUDA when there is one)
 #   tools/gpu/steps.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
-#   tools/gpu/steps.sh start        launch the runs in the background, PARALLEL at once (they outlive the command)
+#   tools/gpu/steps.sh start        launch the runs in the background, PARALLEL at once (they outlive the command);
+#                                     with STACKED=1 each row's SEEDS train as one stacked model
 #   tools/gpu/steps.sh wait S       wait up to S seconds for the runs, then collect
 #   tools/gpu/steps.sh diagnose     GradTrack's gap (tools/gpu/diagnose_gradtrack.py, BUDGET seconds of
 #                                     training, 540): exit 3 when it must be run again, else collect
@@ -14,7 +15,8 @@
 #                                     (here: tar xzf gpu-results.tar.gz -C results)
 #
 # Settings (environment): PROFILE (paper), SEEDS ("0"), ROWS (all Table 1 rows; labels separated by
-# commas), PARALLEL (runs at once, 6), DEVICE (cuda), OUT ($OUT or gpu-out), PACK (the folder above
+# commas), STACKED (1: a row's seeds as one stacked model, `gazelib train --stacked`; 0: one process per
+# seed), PARALLEL (processes at once, 6), DEVICE (cuda), OUT ($OUT or gpu-out), PACK (the folder above
 # when this code is a pack's, else .pack). GAZELIB_REVISION: the commit the code is (default: the
 # pack's, from its manifest; records keep it).
 # Records, checkpoints and logs live in GAZELIB_RESULTS (/tmp/gazelib-results), outside the tree:
@@ -23,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PROFILE=${PROFILE:-paper}; SEEDS=${SEEDS:-0}; PARALLEL=${PARALLEL:-6}; DEVICE=${DEVICE:-cuda}
+PROFILE=${PROFILE:-paper}; SEEDS=${SEEDS:-0}; PARALLEL=${PARALLEL:-6}; DEVICE=${DEVICE:-cuda}; STACKED=${STACKED:-1}
 [ -f ../MANIFEST.json ] && PACK=${PACK:-$(cd .. && pwd)}
 PACK=${PACK:-.pack}; OUT=${OUT:-gpu-out}; SITE=${SITE:-/tmp/gazelib-site}; PY=${PYTHON:-python3}
 export GAZELIB_RESULTS=${GAZELIB_RESULTS:-/tmp/gazelib-results}
@@ -37,6 +39,7 @@ export GAZELIB_REVISION=${GAZELIB_REVISION:-}
 export PYTHONPATH=$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}
 IFS=, read -r -a ROW_LIST <<< "${ROWS:-}"
 rows_args=(); [ ${#ROW_LIST[@]} -gt 0 ] && rows_args=(--rows "${ROW_LIST[@]}")
+stacked_args=(); [ "$STACKED" = 1 ] && stacked_args=(--stacked)
 
 case "${1:-}" in
   setup)
@@ -54,7 +57,7 @@ case "${1:-}" in
     GAZELIB_MIRROR=$PACK $PY -m pytest -q -p no:cacheprovider --continue-on-collection-errors --ignore=tests/test_notebooks.py \
       --ignore=tests/ops/test_exercises.py --ignore=tests/ops/test_book.py -k "not fetch" ;;
   bench)
-    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}"
+    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" --stacked 3
     $PY -m gazelib bench --device "$DEVICE" --lpp --profiles quick "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
   diagnose)
     $PY tools/gpu/diagnose_gradtrack.py --profile "$PROFILE" --device "$DEVICE" --budget "${BUDGET:-540}" \
@@ -64,7 +67,7 @@ case "${1:-}" in
     mkdir -p "$LOGS"
     # shellcheck disable=SC2086
     $PY -m gazelib gpu commands --profile "$PROFILE" --seeds $SEEDS --set "device=$DEVICE" --logs "$LOGS" \
-      "${rows_args[@]}" > "$LOGS/commands.txt"
+      "${rows_args[@]}" "${stacked_args[@]}" > "$LOGS/commands.txt"
     cat "$LOGS/commands.txt"
     setsid nohup bash -c "xargs -P $PARALLEL -I{} -d '\n' bash -c '{}' < $LOGS/commands.txt; echo done > $LOGS/finished" \
       > "$LOGS/xargs.log" 2>&1 < /dev/null &
