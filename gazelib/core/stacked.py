@@ -76,9 +76,9 @@ class StackableGroupNorm(nn.GroupNorm):
 
 
 def stackable(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose forward vmap can batch over stacked weights (``StackableGroupNorm``), on
-    the meta device: ``functional_call`` supplies the weights."""
-    base = copy.deepcopy(model).to("meta")
+    """A copy of ``model`` in training mode whose forward vmap can batch over stacked weights
+    (``StackableGroupNorm``), on the meta device: ``functional_call`` supplies the weights."""
+    base = copy.deepcopy(model).to("meta").train()
     for module in base.modules():
         if type(module) is nn.GroupNorm:
             module.__class__ = StackableGroupNorm
