@@ -59,6 +59,21 @@ def test_each_stacked_run_is_the_run_trained_alone(method, real_data, monkeypatc
     assert together[0].scores != together[1].scores   # two runs, not one run twice
 
 
+def test_stacked_runs_keep_their_own_augmentation_and_test_trajectory(real_data, monkeypatch):
+    _use(real_data, monkeypatch)
+    cfgs = [make_config("full", "kvasir", "smoke", [*SMOKE, "seed=0", "test_every=2"]),
+            make_config("full", "kvasir", "smoke", [*SMOKE, "seed=0", "test_every=1", "augment=nnunet"])]
+    together = [read_record(path) for path in stacked.train_stacked(cfgs, progress=False)]
+    alone = [read_record(train(cfg, progress=False, retrain=True)) for cfg in cfgs]
+    for a, b in zip(together, alone):
+        _assert_same_run(a, b)
+        history, expected = a.selection["test_dice_history"], b.selection["test_dice_history"]
+        scored_at = {2: [2, 3], 1: [1, 2, 3]}[a.config["test_every"]]   # every k-th and the last iteration
+        assert [point[0] for point in history] == [point[0] for point in expected] == scored_at
+        for point, want in zip(history, expected):
+            assert abs(point[1] - want[1]) <= DICE_TOL and abs(point[2] - want[2]) <= DICE_TOL
+
+
 def test_a_stacked_run_stopped_midway_resumes_alone(real_data, monkeypatch):
     _use(real_data, monkeypatch)
     cfgs = [make_config("vam", "kvasir", "smoke", [*SMOKE, f"seed={s}"]) for s in (0, 1)]
