@@ -15,7 +15,8 @@
 ``submitit-local`` the same jobs through submitit's ``LocalExecutor`` (tests, one workstation)
 ================  ==============================================================================
 
-The default is ``$GAZELIB_ENGINE`` (``gazelib reproduce --engine``) or ``serial``. Every engine calls
+The default is ``$GAZELIB_ENGINE`` (``gazelib reproduce --engine``), else ``stacked:3`` for the ``paper``
+profile on a CUDA machine (the seeds of a row in one stacked model), else ``serial``. Every engine calls
 the same ``train.train`` on the same config, so records are the same whoever trains them (bit for bit
 with the same CPU thread count, ``worker_env``); a run that is interrupted resumes from its checkpoint
 when the grid is run again, and a finished run is never trained twice. A failing run does not stop
@@ -41,8 +42,20 @@ from gazelib.core.train import train
 ENGINES = ("serial", "local:N", "stacked:N", "submitit", "submitit-local")
 
 
-def default_engine() -> str:
-    return os.environ.get("GAZELIB_ENGINE", "serial")
+#: The engine of the ``paper`` profile on CUDA: a row's three seeds as one stacked model.
+PAPER_CUDA_ENGINE = "stacked:3"
+
+
+def default_engine(profile: str | None = None) -> str:
+    """``$GAZELIB_ENGINE``, else ``PAPER_CUDA_ENGINE`` for ``profile="paper"`` where CUDA is available, else serial."""
+    if "GAZELIB_ENGINE" in os.environ:
+        return os.environ["GAZELIB_ENGINE"]
+    if profile == "paper":
+        import torch
+
+        if torch.cuda.is_available():
+            return PAPER_CUDA_ENGINE
+    return "serial"
 
 
 def check(spec: str) -> str:

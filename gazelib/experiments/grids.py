@@ -65,14 +65,14 @@ def run_grid(experiments: list[Experiment], profile: str, dataset: str, seeds, d
     With ``train=False`` nothing is trained: runs without a record are reported and left out,
     so tables and figures can be rebuilt from the records alone (``runs.find_record``: no data needed).
     ``retrain=True`` trains every run again (``train.train``; default ``GAZELIB_RETRAIN=1``).
-    ``engine`` (``gazelib.experiments.engines``; default ``$GAZELIB_ENGINE`` or ``serial``) trains the runs without a
-    record: ``local:N`` several at once, ``submitit`` one cluster job each; a run that fails there is
-    reported and left out.
+    ``engine`` (``gazelib.experiments.engines``; default ``engines.default_engine(profile)``) trains the runs
+    without a record: ``local:N`` several at once, ``stacked:N`` several as one model, ``submitit`` one cluster
+    job each; a run that fails there is reported and left out.
     Columns: label, method, seed, run_id, dice, iou, hd95 (means over test images), device,
     train_fraction, selection (how the scored checkpoint was chosen) and the record path.
     ``report=False`` leaves out the line saying how many runs were loaded and trained.
     """
-    engine = engines.check(engine or engines.default_engine())
+    engine = engines.check(engine or engines.default_engine(profile))
     if retrain is None:
         retrain = os.environ.get("GAZELIB_RETRAIN") == "1"
     rows, missing, trained = [], [], 0

@@ -52,6 +52,36 @@ def test_submitit_local_executor_trains_the_serial_record(data, tmp_path, monkey
     assert any((tmp_path / "cluster" / "submitit").iterdir())   # the job's files
 
 
+def test_stacked_engine_trains_a_grid_s_seeds_together(data, tmp_path, monkeypatch, capsys):
+    from gazelib.runs.records import read_record
+
+    grid = [Experiment("VAM", "vam", ("amp=false",))]
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "stacked"))
+    stacked = run_grid(grid, "smoke", "kvasir", seeds=[0, 1, 2], device="cpu", engine="stacked:2")
+    assert "0 run(s) loaded from records, 3 trained" in capsys.readouterr().out
+    # seeds 0 and 1 in one stack of 2, seed 2 alone (a stack of one trains as train() does)
+    assert [read_record(path).precision.get("stacked") for path in stacked.record] == [2, 2, None]
+    monkeypatch.setenv("GAZELIB_RESULTS", str(tmp_path / "serial"))
+    serial = run_grid(grid, "smoke", "kvasir", seeds=[0, 1, 2], device="cpu", engine="serial")
+    assert list(stacked.run_id) == list(serial.run_id)
+    assert list(stacked.dice) == pytest.approx(list(serial.dice), abs=1e-3)
+
+
+def test_paper_runs_stack_their_seeds_on_cuda_unless_an_engine_is_chosen(monkeypatch):
+    import torch
+
+    from gazelib.experiments.engines import PAPER_CUDA_ENGINE, default_engine
+
+    monkeypatch.delenv("GAZELIB_ENGINE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert (default_engine("paper"), default_engine("laptop"), default_engine()) == (PAPER_CUDA_ENGINE, "serial", "serial")
+    monkeypatch.setenv("GAZELIB_ENGINE", "local:2")
+    assert default_engine("paper") == "local:2"
+    monkeypatch.delenv("GAZELIB_ENGINE")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_engine("paper") == "serial"
+
+
 def test_unknown_engines_are_refused():
     assert check("local:3") == "local:3"
     for spec in ("local:0", "local", "slurm", "local:x"):
