@@ -63,7 +63,9 @@ def executed_lessons(profile: str, reports: Path, out: Path) -> tuple[list[Path]
 def executed_here(notebook: Path, profile: str, out: Path) -> Path:
     """Execute a lesson into ``out/executed``. Only ``smoke`` trains (seconds); every other profile
     reads the repository's run records (``train=False``), copied into ``out/outputs`` with the
-    tables and figures the lesson writes, so the repository's results are not touched."""
+    tables and figures the lesson writes, so the repository's results are not touched. The target
+    ceilings (computed from the data, not from records: ``papers.target_ceilings``) are copied too,
+    so the lessons read them instead of computing them again."""
     outputs = out / "outputs"
     train = profile == "smoke"
     if not train and not (outputs / "results" / "runs").is_dir():
@@ -74,6 +76,9 @@ def executed_here(notebook: Path, profile: str, out: Path) -> Path:
         (outputs / "results" / "runs").mkdir(parents=True)
         for record in records:
             shutil.copy(record, outputs / "results" / "runs" / record.name)
+        (outputs / "results" / "tables").mkdir(parents=True, exist_ok=True)
+        for table in (results_root() / "tables").glob("target_ceilings_*"):
+            shutil.copy(table, outputs / "results" / "tables" / table.name)
     target = out / "executed" / notebook.name
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"lessons: executing {notebook.name} ({profile}, train={train}) -> {target}", flush=True)

@@ -181,3 +181,26 @@ def test_book_builds_and_reads_offline(mirror, executed_lessons, browser, tmp_pa
     assert set(timing["lessons_executed_seconds"]) <= set(LESSONS) and timing["total_seconds"] > 0
     shots = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
     assert shots == sorted(file for _, file, _ in SCREENSHOTS)
+
+
+def test_lessons_executed_for_the_book_read_the_committed_records_and_target_ceilings(tmp_path, monkeypatch):
+    from gazelib.ops import book
+
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    (results / "tables").mkdir()
+    (results / "runs" / "r.json").write_text("{}")
+    (results / "tables" / "target_ceilings_kvasir.csv").write_text("method\nfull\n")
+    (results / "tables" / "table1_kvasir_laptop.csv").write_text("written by the lessons\n")
+    monkeypatch.setenv("GAZELIB_RESULTS", str(results))
+    seen = {}
+
+    def execute(source, target, parameters, **kwargs):
+        outputs = Path(os.environ["GAZELIB_RESULTS"])
+        seen.update(runs=sorted(p.name for p in (outputs / "runs").iterdir()),
+                    tables=sorted(p.name for p in (outputs / "tables").iterdir()), train=parameters["train"])
+    monkeypatch.setattr(book.papermill, "execute_notebook", execute)
+    book.executed_here(Path("02_baselines.ipynb"), "laptop", tmp_path / "out")
+    # the ceilings are computed from the data, not from records: copied, not computed again; the
+    # lessons' own tables are written anew
+    assert seen == {"runs": ["r.json"], "tables": ["target_ceilings_kvasir.csv"], "train": False}
