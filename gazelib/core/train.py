@@ -281,7 +281,7 @@ def finish_run(run: Run) -> Path:
     eval_time = time.perf_counter() - start
     computed = precision(cfg, run.device)
     if run.stacked > 1:
-        computed.update(stacked=run.stacked, channels_last=False)
+        computed.update(stacked=run.stacked, channels_last=False, compile=False)   # what the stack runs
     record = results.RunRecord(
         run_id=run.rid, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, config=cfg.to_dict(),
         split={"name": cfg.split, "train_hash": ids_hash(run.train_ids), "test_hash": ids_hash(run.test_ids),
