@@ -5,7 +5,8 @@
 #
 #   tools/gpu/steps.sh setup        check the pack, build pydensecrf2 offline, build the training tensors once
 #   tools/gpu/steps.sh test         the unit tests on this machine's device (CUDA when there is one)
-#   tools/gpu/steps.sh bench        gazelib bench (paper profile), then LPP loop vs fused -> results/bench/
+#   tools/gpu/steps.sh bench        gazelib bench (paper profile; 3 runs stacked against one; compiled steps),
+#                                     then LPP loop vs fused -> results/bench/
 #   tools/gpu/steps.sh start        launch the runs in the background, PARALLEL at once (they outlive the command);
 #                                     with STACKED=1 each row's SEEDS train as one stacked model
 #   tools/gpu/steps.sh wait S       wait up to S seconds for the runs, then collect
@@ -58,6 +59,9 @@ case "${1:-}" in
       --ignore=tests/ops/test_exercises.py --ignore=tests/ops/test_book.py -k "not fetch" ;;
   bench)
     $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" --stacked 3
+    # does torch.compile pay for the step? the same step compiled, on a cheap and on the costliest row
+    $PY -m gazelib bench --device "$DEVICE" --profiles "$PROFILE" --steps "${BENCH_STEPS:-10}" --no-reference \
+      --methods full_nnunet gazemedseg --set compile=true
     $PY -m gazelib bench --device "$DEVICE" --lpp --profiles quick "$PROFILE" --steps "${BENCH_STEPS:-10}" ;;
   diagnose)
     $PY tools/gpu/diagnose_gradtrack.py --profile "$PROFILE" --device "$DEVICE" --budget "${BUDGET:-540}" \
