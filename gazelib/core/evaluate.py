@@ -97,13 +97,20 @@ def load_checkpoint(path: Path | str, *, method=None, device: str | None = None)
     return model, method, cfg
 
 
-def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | None = None) -> dict:
-    """Re-evaluate a run (run id or checkpoint path) on its test ids; return per-image scores + summary."""
-    path = Path(run) if run.endswith(".pt") else checkpoint_path(run)
+def _score_checkpoint(path: Path, method, dataset, device: str | None):
+    """The per-image scores of the checkpoint at ``path`` on its config's test images, with the config,
+    method, data set and test ids they came from."""
     model, method, cfg = load_checkpoint(path, method=method, device=device)
     method, dataset = resolve(cfg, method, dataset)
     _, test_ids = select_ids(dataset, cfg)
     scores, _ = evaluate(model, method, dataset, test_ids, cfg)
+    return scores, cfg, method, dataset, test_ids
+
+
+def evaluate_checkpoint(run: str, *, method=None, dataset=None, device: str | None = None) -> dict:
+    """Re-evaluate a run (run id or checkpoint path) on its test ids; return per-image scores + summary."""
+    path = Path(run) if run.endswith(".pt") else checkpoint_path(run)
+    scores, cfg, method, dataset, _ = _score_checkpoint(path, method, dataset, device)
     return {"run_id": resolve_run_id(cfg, method=method, dataset=dataset), "scores": scores, "summary": results.summarise(scores)}
 
 
@@ -134,14 +141,11 @@ def rescore_record(path: Path | str, *, method=None, dataset=None, device: str |
     if saved.get("state", {}).get("iteration") != record.iterations:
         raise ValueError(f"{checkpoint} is at iteration {saved.get('state', {}).get('iteration')}, not the "
                          f"{record.iterations} its record {path} scored; not rescored")
-    model, method, cfg = load_checkpoint(checkpoint, method=method, device=device)
-    method, dataset = resolve(cfg, method, dataset)
-    _, test_ids = select_ids(dataset, cfg)
+    again, cfg, method, dataset, test_ids = _score_checkpoint(checkpoint, method, dataset, device)
     if ids_hash(test_ids) != record.split["test_hash"] or resolve_run_id(cfg, method=method, dataset=dataset) \
             != record.run_id:
         raise ValueError(f"{path}: the data set as it is now is not the one the run was scored on (test images or "
                          f"data fingerprint differ); not rescored")
-    again, _ = evaluate(model, method, dataset, test_ids, cfg)
     differ = [image for image, score in record.scores.items()
               if any(abs(again[image][m] - score[m]) > 1e-9 for m in results.METRICS)]
     if differ:
