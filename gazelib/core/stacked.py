@@ -40,6 +40,7 @@ from torch.utils._pytree import tree_map
 
 from gazelib.core.device import autocast, deterministic
 from gazelib.core.train import Run, finish_run, open_run, train_alone
+from gazelib.runs.identity import resolve
 
 #: Config fields that may differ between runs trained together: they choose data order, augmentation,
 #: schedule, evaluations and bookkeeping, not the network, its batch or its arithmetic.
@@ -162,16 +163,18 @@ class Stack:
                 run.optimiser.state[param]["momentum_buffer"] = buf[n].clone()
 
 
-def train_stacked(cfgs: list, progress: bool = True, stop_after: int | None = None,
-                  retrain: bool | None = None) -> list[Path]:
+def train_stacked(cfgs: list, progress: bool = True, stop_after: int | None = None, retrain: bool | None = None,
+                  *, method=None, dataset=None) -> list[Path]:
     """Train the runs of ``cfgs`` (equal ``stack_key``) together; their record paths (or, after
     ``stop_after``, checkpoint paths) in order. Finished runs return their records untrained; runs
     resumed at different iterations are stacked by iteration; a run left alone trains as ``train.train``
-    does (a stack of one would only add the vmap)."""
+    does (a stack of one would only add the vmap). ``method`` / ``dataset`` as ``train.train``'s,
+    loaded once for the stack when not given."""
     if len({stack_key(cfg) for cfg in cfgs}) > 1:
         raise ValueError("stacked runs must have equal configs except for "
                          f"{', '.join(PER_RUN)}; group them with stack_groups")
-    opened = [open_run(cfg, retrain=retrain) for cfg in cfgs]
+    method, dataset = resolve(cfgs[0], method, dataset)   # one method and data set: equal stack keys
+    opened = [open_run(cfg, method, dataset, retrain) for cfg in cfgs]
     pending = [run for run in opened if isinstance(run, Run)]
     for iteration in sorted({run.state["iteration"] for run in pending}):
         runs = [run for run in pending if run.state["iteration"] == iteration]

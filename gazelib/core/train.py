@@ -175,8 +175,13 @@ class Run:
             self.state["perm"] = self.state["perm"].to(self.device)
 
     @property
+    def images(self) -> int:
+        """Training images (the device-resident tensors' first dimension)."""
+        return next(iter(self.data.values())).shape[0]
+
+    @property
     def batches(self) -> int:
-        return batches_per_epoch(next(iter(self.data.values())).shape[0], self.batch_size, self.cfg.drop_last)
+        return batches_per_epoch(self.images, self.batch_size, self.cfg.drop_last)
 
     def next_batch(self, it: int) -> tuple[dict[str, torch.Tensor], float]:
         """Iteration ``it``'s batch and learning rate: epochs of a seeded permutation (the last partial
@@ -184,8 +189,7 @@ class Run:
         batches, state = self.batches, self.state
         position = it % batches
         if position == 0 or state["perm"] is None:
-            count = next(iter(self.data.values())).shape[0]
-            state["perm"] = torch.randperm(count, generator=self.generator, device=self.device)
+            state["perm"] = torch.randperm(self.images, generator=self.generator, device=self.device)
         index = state["perm"][position * self.batch_size:(position + 1) * self.batch_size]
         return sample_batch(self.data, index, self.generator, self.cfg.augment), learning_rate(self.cfg, it, batches)
 
@@ -198,6 +202,7 @@ class Run:
                       sync=None) -> bool:
         """After one step with detached ``loss``: the loss summed on the device (read only at log points),
         the test evaluations (``tracker``), the checkpoint; True when ``stop_after`` asks to stop here.
+        ``bar``: a progress bar to update, or None (then the method's loss terms are never read).
         ``sync()``, if given, is called before anything reads the model (the stacked loop copies the
         run's weights into ``model`` there)."""
         cfg, state = self.cfg, self.state
@@ -353,6 +358,6 @@ def _train_loop(run: Run, step, progress: bool, stop_after: int | None) -> None:
     run.start_segment()
     for it in range(run.state["iteration"], run.cfg.iterations):
         loss, logs = step(*run.next_batch(it))
-        if run.end_iteration(loss, logs, stop_after, bar):
+        if run.end_iteration(loss, logs, stop_after, bar if progress else None):
             break
     bar.close()
