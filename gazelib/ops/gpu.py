@@ -54,7 +54,7 @@ from gazelib.core.methods import get_method
 from gazelib.core.targets import build_tensors
 from gazelib.data.kvasir import read_mask
 from gazelib.experiments.engines import work
-from gazelib.papers.table1 import TABLE1
+from gazelib.papers.table1 import table1_grid
 from gazelib.runs.identity import resolve, select_ids
 from gazelib.runs.provenance import git_state
 
@@ -192,13 +192,14 @@ def verify_pack(pack: Path, originals: Path | None = None) -> int:
 
 
 def table_runs(profile: str, dataset: str, seeds, rows=None, stacked: bool = False) -> list[dict]:
-    """The runs of Table 1 (``experiments.TABLE1``, or the ``rows`` named), longest first, as
+    """The runs of ``profile``'s Table 1 (``table1.table1_grid``, or the ``rows`` named), longest first, as
     ``{label, seeds, args}`` with ``args`` the ``gazelib train`` arguments of each: one per seed, or with
     ``stacked`` one per row training its seeds as one stacked model (``gazelib.core.stacked``)."""
-    grid = [e for e in TABLE1 if rows is None or e.label in rows]
-    unknown = set(rows or ()) - {e.label for e in TABLE1}
+    table = table1_grid(profile)
+    grid = [e for e in table if rows is None or e.label in rows]
+    unknown = set(rows or ()) - {e.label for e in table}
     if unknown:
-        raise ValueError(f"unknown Table 1 row(s) {sorted(unknown)}; rows: {[e.label for e in TABLE1]}")
+        raise ValueError(f"unknown Table 1 row(s) {sorted(unknown)}; rows: {[e.label for e in table]}")
     preset = preset_for(profile, dataset)
 
     runs = []
@@ -215,7 +216,7 @@ def table_runs(profile: str, dataset: str, seeds, rows=None, stacked: bool = Fal
 def prepare(profile: str, dataset: str, rows=None) -> None:
     """Build every training tensor the table's runs need (gaze maps with all cores), once, before
     several runs start at once and would each build them."""
-    for exp in [e for e in TABLE1 if rows is None or e.label in rows]:
+    for exp in [e for e in table1_grid(profile) if rows is None or e.label in rows]:
         cfg = make_config(exp.method, dataset, preset_for(profile, dataset), list(exp.overrides))
         method, data = resolve(cfg, get_method(cfg.method), None)
         train_ids, test_ids = select_ids(data, cfg)

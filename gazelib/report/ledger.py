@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gazelib.core import files
 from gazelib.core.metrics import pooled_dice
 from gazelib.report.tables import write_table
 from gazelib.runs.records import has_counts, read_record
@@ -160,7 +159,5 @@ def ledger_markdown(table: pd.DataFrame, title: str) -> str:
 
 def write_gap_ledger(table: pd.DataFrame, dataset: str, profile: str) -> tuple[Path, Path]:
     """``results/tables/gap_ledger_<dataset>_<profile>.csv`` (numbers, empty where missing) and ``.md``."""
-    name = f"gap_ledger_{dataset}_{profile}"
-    csv, md = write_table(table, name)
-    files.write_text(md, ledger_markdown(table, f"Gap ledger: GradTrack's Table 1 on {dataset}, `{profile}`"))
-    return csv, md
+    return write_table(table, f"gap_ledger_{dataset}_{profile}",
+                       markdown=ledger_markdown(table, f"Gap ledger: GradTrack's Table 1 on {dataset}, `{profile}`"))

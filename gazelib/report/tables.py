@@ -76,10 +76,11 @@ def markdown_table(df) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(df, name: str, root: Path | None = None) -> tuple[Path, Path]:
-    """Write ``df`` to ``results_root()/tables/<name>.csv`` and ``.md`` (atomically); return both paths."""
+def write_table(df, name: str, root: Path | None = None, markdown: str | None = None) -> tuple[Path, Path]:
+    """Write ``df`` to ``results_root()/tables/<name>.csv`` and ``.md`` (atomically); return both paths.
+    ``markdown``: the text of the ``.md`` where a table is read in another layout (default ``markdown_table``)."""
     folder = Path(root or results_root()) / "tables"
     csv, md = folder / f"{name}.csv", folder / f"{name}.md"
     files.write_text(csv, df.to_csv(index=False))
-    files.write_text(md, markdown_table(df))
+    files.write_text(md, markdown_table(df) if markdown is None else markdown)
     return csv, md
